@@ -1,0 +1,1 @@
+"""The ``pmlmrs`` command line: a thin typer layer over the library."""
