@@ -1,9 +1,14 @@
 """Pure axis maths: time, Hz and ppm axes and conversions between them.
 
-Convention (NIfTI-MRS, as spec2nii writes it): the spectrum is ``fftshift(fft(fid))`` along the
-time axis; the Hz axis is ``fftshift(fftfreq(n, dwell))`` (ascending); a positive frequency offset
-is a higher chemical shift, ``ppm = ppm_reference + hz / spectrometer_frequency_MHz``.
-So the ppm axis *ascends* with the array index (plots invert it for display).
+Convention: the spectrum is ``fftshift(fft(fid))`` along the time axis; the Hz axis is
+``fftshift(fftfreq(n, dwell))`` (ascending); a positive frequency offset is a higher chemical shift,
+``ppm = ppm_reference + hz / spectrometer_frequency_MHz``. So the ppm axis *ascends* with the array
+index (plots invert it for display), and ``exp(2j*pi*f*t)`` peaks at ``ppm_reference + f/MHz``.
+
+This is the convention of ``nifti_mrs.NIFTI_MRS[...]`` and FSL-MRS, i.e. the complex conjugate of
+the array *stored* in a NIfTI-MRS file by spec2nii (with the stored array NAA lands at ~7.3 ppm,
+checked on every vendor file in shared/data/invivo). ``pmlmrs.io.nifti_mrs`` conjugates on read
+and on write; readers of other formats must produce data with NAA at 2.01 ppm on this axis.
 """
 
 from __future__ import annotations

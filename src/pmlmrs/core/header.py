@@ -120,7 +120,10 @@ class Header:
         for name in ("echo_time", "repetition_time", "field_strength"):
             val = getattr(self, name)
             if val is not None:
-                val = float(val)
+                try:
+                    val = float(val)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"Header.{name} must be a number or None, got {val!r}") from None
                 if not math.isfinite(val) or val < 0:
                     raise ConfigError(f"Header.{name} must be non-negative and finite, got {val!r}")
                 object.__setattr__(self, name, val)

@@ -43,7 +43,9 @@ class Spectrum:
     Parameters
     ----------
     data : (..., n_points) complex array
-        Time-domain FIDs, time last, in the NIfTI-MRS conjugation convention. Copied and made
+        Time-domain FIDs, time last, in the convention of :mod:`pmlmrs.core.axes` (NAA at 2.01 ppm
+        in ``spectrum()`` on the ascending ``ppm_axis``; the conjugate of the array stored in a
+        NIfTI-MRS file, as ``nifti_mrs.NIFTI_MRS[...]`` presents it). Copied and made
         read-only.
     header : Header
         Acquisition header (SI units).

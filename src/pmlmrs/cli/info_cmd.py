@@ -1,0 +1,144 @@
+"""``pmlmrs info FILE`` (header summary of any supported file) and ``pmlmrs convert FILE -o OUT``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pmlmrs.cli._common import app, console, handle_errors
+from pmlmrs.errors import WriteError
+
+__all__ = ["info", "convert", "summarise"]
+
+
+def _read_options(central_frequency: float | None, spectral_width: float | None,
+                  echo_time: float | None) -> dict[str, Any]:
+    opts = {"central_frequency": central_frequency, "spectral_width": spectral_width, "echo_time": echo_time}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def summarise(spectrum: Any, format_name: str | None = None) -> dict[str, Any]:
+    """The JSON-friendly summary that ``pmlmrs info`` prints (units in the key names)."""
+    h = spectrum.header
+    acq = dict(h.acquisition)
+    g = h.geometry
+    sequence = acq.get("SequenceName") or None
+    return {
+        "file": spectrum.source,
+        "format": format_name,
+        "nucleus": h.nucleus,
+        "spectrometer_frequency_mhz": h.spectrometer_frequency,
+        "field_strength_t": h.field_strength,
+        "spectral_width_hz": h.spectral_width,
+        "dwell_time_s": h.dwell_time,
+        "n_points": spectrum.n_points,
+        "dims": {d: n for d, n in spectrum.dim_sizes.items()},
+        "shape": list(spectrum.shape),
+        "echo_time_ms": None if h.echo_time is None else h.echo_time * 1e3,
+        "repetition_time_ms": None if h.repetition_time is None else h.repetition_time * 1e3,
+        "ppm_reference": h.ppm_reference,
+        "voxel_size_mm": None if g is None else list(g.voxel_size),
+        "voxel_centre_mm": None if g is None else list(g.centre),
+        "voxel_volume_ml": None if g is None else g.volume_ml,
+        "manufacturer": acq.get("Manufacturer") or None,
+        "sequence": sequence,
+        "protocol": acq.get("ProtocolName") or None,
+        "water_suppressed": acq.get("WaterSuppressed"),
+        "provenance": [
+            {"name": s.name, "program": s.program, "version": s.version, "time": s.time, "details": s.details}
+            for s in spectrum.provenance
+        ],
+    }
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 6) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}{(' ' + unit) if unit else ''}"
+    if isinstance(value, (list, tuple)):
+        return " x ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value) + \
+            ((" " + unit) if unit else "")
+    return f"{value}{(' ' + unit) if unit else ''}"
+
+
+def _print_table(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=Path(summary["file"] or "").name or None, show_header=False, box=None, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    dims = summary["dims"]
+    centre = summary["voxel_centre_mm"]
+    rows = [
+        ("format", _fmt(summary["format"])),
+        ("nucleus", _fmt(summary["nucleus"])),
+        ("frequency", _fmt(summary["spectrometer_frequency_mhz"], "MHz", 9)),
+        ("field", _fmt(summary["field_strength_t"], "T", 4)),
+        ("spectral width", _fmt(summary["spectral_width_hz"], "Hz", 7)),
+        ("dwell time", _fmt(None if summary["dwell_time_s"] is None else summary["dwell_time_s"] * 1e6, "us", 6)),
+        ("points", _fmt(summary["n_points"])),
+        ("dims", ", ".join(f"{d}={n}" for d, n in dims.items()) if dims else "none (single FID)"),
+        ("TE", _fmt(summary["echo_time_ms"], "ms", 6)),
+        ("TR", _fmt(summary["repetition_time_ms"], "ms", 6)),
+        ("ppm reference", _fmt(summary["ppm_reference"], "ppm", 5)),
+        ("voxel size", _fmt(summary["voxel_size_mm"], "mm")),
+        ("voxel centre", "-" if centre is None else "(" + ", ".join(f"{c:.1f}" for c in centre) + ") mm"),
+        ("manufacturer", _fmt(summary["manufacturer"])),
+        ("sequence", _fmt(summary["sequence"]) + (f" ({summary['protocol']})" if summary["protocol"] else "")),
+        ("water suppressed", _fmt(summary["water_suppressed"])),
+    ]
+    for key, val in rows:
+        table.add_row(key, val)
+    for i, step in enumerate(summary["provenance"]):
+        text = f"{step['name']}: {step['details']}".strip()
+        table.add_row("provenance" if i == 0 else "", f"{text} [{step['program']} {step['version']}, {step['time']}]")
+    console.print(table, markup=False, highlight=False)
+
+
+@app.command()
+@handle_errors
+def info(
+    file: Path = typer.Argument(..., help="Any supported MRS file (NIfTI-MRS, SDAT/SPAR, RDA, DICOM, TWIX, ...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    format: str | None = typer.Option(None, "--format", help="Reader name, to skip file-type detection."),
+    central_frequency: float | None = typer.Option(None, "--central-frequency", help="MHz, for files without it."),
+    spectral_width: float | None = typer.Option(None, "--spectral-width", help="Hz, for files without it."),
+    echo_time: float | None = typer.Option(None, "--echo-time", help="ms, for files without it."),
+) -> None:
+    """Header summary of any supported file: frequency, spectral width, points, dims, TE/TR, voxel."""
+    from pmlmrs.io import find_reader, load
+
+    fmt = format or find_reader(file).name
+    spectrum = load(file, format=fmt, **_read_options(central_frequency, spectral_width, echo_time))
+    summary = summarise(spectrum, fmt)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_table(summary)
+
+
+@app.command()
+@handle_errors
+def convert(
+    file: Path = typer.Argument(..., help="Any supported MRS file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file, e.g. OUT.nii.gz (NIfTI-MRS)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+    central_frequency: float | None = typer.Option(None, "--central-frequency", help="MHz (overrides the file)."),
+    spectral_width: float | None = typer.Option(None, "--spectral-width", help="Hz (overrides the file)."),
+    echo_time: float | None = typer.Option(None, "--echo-time", help="ms (overrides the file)."),
+    format: str | None = typer.Option(None, "--format", help="Reader name, to skip file-type detection."),
+) -> None:
+    """Convert any supported input to NIfTI-MRS (the format follows the output extension)."""
+    from pmlmrs.io import load, save
+
+    if output.exists() and not force:
+        raise WriteError("exists; pass --force to overwrite", output)
+    spectrum = load(file, format=format, **_read_options(central_frequency, spectral_width, echo_time))
+    out = save(spectrum, output, force=force)
+    console.print(f"wrote {out}", markup=False, highlight=False)
