@@ -30,7 +30,7 @@ def canonical_name(name: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Basis:
-    """Basis FIDs, one per metabolite, in the NIfTI-MRS conjugation convention.
+    """Basis FIDs, one per metabolite, in the pmlmrs Spectrum convention (as :class:`~pmlmrs.core.Spectrum`).
 
     Parameters
     ----------
@@ -142,6 +142,50 @@ class Basis:
     def replace(self, **changes: Any) -> Basis:
         """A copy with fields changed (validated again)."""
         return replace(self, **changes)
+
+    # ---- grid, field and reference ---------------------------------------------------------------
+    def resample(self, dwell_time: float, n_points: int, *, spectrometer_frequency: float | None = None,
+                 ppm_reference: float | None = None) -> Basis:
+        """The basis on another time grid (Fourier interpolation; see :mod:`pmlmrs.basis.resample`).
+
+        ``spectrometer_frequency`` (MHz) and ``ppm_reference`` retune it to a data set's field and
+        ppm reference; FID values are kept, so amplitudes mean the same on either grid.
+        """
+        from pmlmrs.basis.resample import resample_basis
+
+        return resample_basis(self, dwell_time, n_points, spectrometer_frequency=spectrometer_frequency,
+                              ppm_reference=ppm_reference)
+
+    def match(self, spectrum: Any, *, field_tolerance: float = 0.01) -> Basis:
+        """Check nucleus and field against a Spectrum and resample to its grid.
+
+        Raises IncompatibleDataError when the nuclei differ or the spectrometer frequencies differ by
+        more than *field_tolerance* (1 %).
+        """
+        from pmlmrs.basis.resample import match_basis
+
+        return match_basis(self, spectrum, field_tolerance=field_tolerance)
+
+    def peak_ppm(self, name: str, lo: float, hi: float) -> float:
+        """Chemical shift (ppm) of the largest peak of one metabolite between *lo* and *hi* ppm."""
+        from pmlmrs.basis.reference import peak_ppm
+
+        return peak_ppm(self.fid(name), self.dwell_time, self.spectrometer_frequency, self.ppm_reference,
+                        lo, hi)[0]
+
+    def remove_reference_peak(self, *, ppm: float = 0.0, names: Iterable[str] | None = None) -> Basis:
+        """Subtract a reference singlet (TMS/DSS near 0 ppm) where one is found (or from *names*)."""
+        from pmlmrs.basis.reference import remove_reference_peak
+
+        return remove_reference_peak(self, ppm=ppm, names=None if names is None else list(names))
+
+    def read_options(self) -> Any:
+        """``ReadOptions`` with this basis's frequency, spectral width and TE, for headerless data."""
+        from pmlmrs.config import ReadOptions
+
+        return ReadOptions(central_frequency=self.spectrometer_frequency, spectral_width=self.spectral_width,
+                           echo_time=None if self.echo_time is None else self.echo_time * 1e3,
+                           nucleus=self.nucleus)
 
     def __repr__(self) -> str:
         te = "" if self.echo_time is None else f", TE {self.echo_time * 1e3:g} ms"
