@@ -1,0 +1,220 @@
+"""The per-exam report: lesion and NAWM fits side by side, metabolites, quotients, QC, stage, IRIS.
+
+Built only from results (FitResults, a row of :func:`pmlmrs.stats.lesion_nawm_table`, a row of
+the IRIS table, QC items): nothing is refitted or recomputed. Pseudonymous IDs only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["exam_context", "render_exam_report", "write_exam_report"]
+
+_VOIS = ("lesion", "nawm")
+_RATIO_ORDER = ("tNAA_tCr", "tCho_tCr", "tNAA_tCho", "Ins_tCr", "Glx_tCr", "Lip_tCr", "Lip09_tCr", "Lip13_tCr")
+_EXAM_FIELDS = (
+    ("acq_time", "date"), ("days_since_pml_onset", "days since PML onset"), ("kps", "KPS"),
+    ("delta_kps", "ΔKPS vs pre-PML"),
+    ("edss", "EDSS"), ("delta_edss", "ΔEDSS vs pre-PML"), ("lesion_enhancing", "contrast enhancement in lesion voxel"),
+)
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if hasattr(obj, "to_dict") and not isinstance(obj, Mapping):
+        return dict(obj.to_dict())
+    return dict(obj)
+
+
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _fmt_value(v: Any) -> str:
+    from pmlmrs.report._html import fmt_number
+
+    if _missing(v):
+        return "n/a"
+    if hasattr(v, "strftime"):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, bool) or type(v).__name__ in ("bool_", "bool"):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)) or type(v).__module__ == "numpy":
+        return fmt_number(v, ".4g")
+    return str(v)
+
+
+def _qc_rows(items: Any) -> list[dict[str, str]]:
+    """QC items from QCItem objects, dicts, (level, name, message, fix) tuples or a DataFrame."""
+    if items is None:
+        return []
+    if hasattr(items, "to_dict") and hasattr(items, "columns"):
+        items = items.to_dict("records")
+    rows = []
+    for it in items:
+        if hasattr(it, "to_dict") and not isinstance(it, Mapping):
+            it = it.to_dict()
+        if isinstance(it, Mapping):
+            rows.append({"level": str(it.get("level", "")), "name": str(it.get("name", "")),
+                         "message": str(it.get("message", "")), "fix": str(it.get("fix", "") or "")})
+        elif isinstance(it, (tuple, list)):
+            parts = list(it) + [""] * (4 - len(it))
+            rows.append({"level": str(parts[0]), "name": str(parts[1]), "message": str(parts[2]),
+                         "fix": str(parts[3])})
+        else:
+            rows.append({"level": "", "name": "", "message": str(it), "fix": ""})
+    return rows
+
+
+def _metabolite_table(ctxs: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per component/combination with lesion and NAWM amplitude, CRLB % and /tCr."""
+    names: list[str] = []
+    per: dict[str, dict[str, dict[str, Any]]] = {}
+    for voi, ctx in ctxs.items():
+        for kind in ("components", "combinations"):
+            for c in ctx[kind]:
+                key = c["name"]
+                if key not in names:
+                    names.append(key)
+                per.setdefault(key, {})[voi] = {
+                    "amplitude": c.get("amplitude", c.get("value")),
+                    "crlb": c.get("crlb_percent"), "ratio_tcr": c.get("ratio_tcr"),
+                    "flagged": bool(c.get("flagged")), "kind": kind,
+                }
+    rows = []
+    for n in names:
+        d = per[n]
+        kind = next(iter(d.values()))["kind"]
+        rows.append({"name": n, "combination": kind == "combinations",
+                     **{voi: d.get(voi) for voi in ctxs}})
+    return rows
+
+
+def _quotient_rows(quotients: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for r in _RATIO_ORDER:
+        if f"{r}_lesion" not in quotients and f"{r}_quotient" not in quotients:
+            continue
+        rows.append({
+            "ratio": r.replace("_", "/"),
+            "lesion": quotients.get(f"{r}_lesion"), "lesion_sd": quotients.get(f"{r}_lesion_sd"),
+            "nawm": quotients.get(f"{r}_nawm"), "nawm_sd": quotients.get(f"{r}_nawm_sd"),
+            "quotient": quotients.get(f"{r}_quotient"), "difference": quotients.get(f"{r}_difference"),
+        })
+    return rows
+
+
+def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
+                 qc: Any = None) -> dict[str, Any]:
+    """The template context of the exam report (no figures)."""
+    from pmlmrs.report.fit_report import fit_context
+
+    ex = _as_dict(exam)
+    fits = {voi: fits[voi] for voi in _VOIS if fits and fits.get(voi) is not None} | {
+        k: v for k, v in (fits or {}).items() if k not in _VOIS and v is not None}
+    ctxs = {voi: fit_context(res, voi=voi, name=f"{voi}") for voi, res in fits.items()}
+    q = _as_dict(quotients)
+    iris = _as_dict(iris_row)
+    if isinstance(qc, Mapping):
+        qc_by_voi = {voi: _qc_rows(items) for voi, items in qc.items()}
+    elif qc is not None:
+        qc_by_voi = {"exam": _qc_rows(qc)}
+    else:
+        qc_by_voi = {voi: ctx["qc"] for voi, ctx in ctxs.items()}
+    qc_pass = {voi: ctx["qc_pass"] for voi, ctx in ctxs.items()}
+    flag = iris.get("iris_flag")
+    if isinstance(flag, str):
+        flag = flag.strip().lower() == "true"
+    return {
+        "participant_id": str(ex.get("participant_id", "")),
+        "session_id": str(ex.get("session_id", "")),
+        "exam_fields": [(label, _fmt_value(ex.get(key))) for key, label in _EXAM_FIELDS if key in ex],
+        "stage": str(ex.get("stage", "unassigned")),
+        "stage_rule": "" if _missing(ex.get("stage_rule")) else str(ex.get("stage_rule")),
+        "vois": list(ctxs),
+        "missing_vois": [v for v in _VOIS if v not in ctxs],
+        "fit_summary": {voi: ctx["fit"] for voi, ctx in ctxs.items()},
+        "units": {voi: ctx["units"] for voi, ctx in ctxs.items()},
+        "metabolites": _metabolite_table(ctxs),
+        "ratios_by_voi": {voi: ctx["ratios"] for voi, ctx in ctxs.items()},
+        "quotients": _quotient_rows(q),
+        "lipid_rise": q.get("lipid_rise"),
+        "qc": qc_by_voi,
+        "qc_pass": qc_pass,
+        "iris": {
+            "present": bool(iris),
+            "flag": None if _missing(flag) else bool(flag),
+            "score": iris.get("iris_score"),
+            "rule": iris.get("rule", ""),
+            "reason": iris.get("reason", ""),
+        },
+        "crlb_max": next(iter(ctxs.values()))["crlb_max"] if ctxs else 20.0,
+    }
+
+
+def render_exam_report(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
+                       qc: Any = None, *, interactive: bool = False) -> str:
+    """The exam report as HTML text (see :func:`write_exam_report`)."""
+    from pmlmrs.report._html import Page
+    from pmlmrs.report.figures import fit_figure, fit_figure_plotly
+
+    ctx = exam_context(exam, fits, quotients, iris_row, qc)
+    title = f"{ctx['participant_id']} · {ctx['session_id']}"
+    subtitle = f"exam report · stage: {ctx['stage']}"
+    page = Page("exam.html.jinja", title=title, subtitle=subtitle)
+    figures, interactive_divs = {}, {}
+    for voi in ctx["vois"]:
+        res = fits[voi]
+        label = "lesion" if voi == "lesion" else ("NAWM" if voi == "nawm" else voi)
+        figures[voi] = page.mpl(fit_figure(res, title=label, figsize=(6.0, 5.5)), alt=f"{label} fit")
+        if interactive:
+            interactive_divs[voi] = page.plotly(fit_figure_plotly(res, title=label))
+    return page.render(figures=figures, interactive=interactive_divs, **ctx)
+
+
+def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any], quotients: Any = None,
+                      iris_row: Any = None, qc: Any = None, *, interactive: bool = False,
+                      force: bool = True) -> Path:
+    """Write the self-contained HTML report of one exam.
+
+    Parameters
+    ----------
+    path : path
+        The HTML file to write.
+    exam : dict or Series
+        One row of the exams table (``participant_id, session_id, acq_time, stage, stage_rule,
+        days_since_pml_onset, kps, edss, delta_kps, delta_edss, lesion_enhancing``).
+    fits : dict
+        ``{"lesion": FitResult, "nawm": FitResult}`` (a missing or None voxel is reported as such).
+    quotients : dict or Series, optional
+        The exam's row of :func:`pmlmrs.stats.lesion_nawm_table` (lesion, NAWM, quotient,
+        difference per ratio).
+    iris_row : dict or Series, optional
+        The exam's row of the IRIS table (:func:`pmlmrs.stats.score_exams`).
+    qc : optional
+        QC items: ``{voi: items}`` or one list of items (QCItem, dicts or
+        ``(level, name, message, fix)`` tuples); default: the items attached to each FitResult.
+    interactive : bool
+        Add plotly versions of the fit figures (plotly.js inlined once, ≈ 4 MB).
+    force : bool
+        Overwrite an existing file (WriteError otherwise).
+    """
+    from pmlmrs.report._html import write_html
+
+    html = render_exam_report(exam, fits, quotients, iris_row, qc, interactive=interactive)
+    return write_html(html, path, force=force)
+

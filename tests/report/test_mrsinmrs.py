@@ -1,0 +1,58 @@
+"""MRSinMRS checklist: filled from headers, settings and data; "not reported" otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pmlmrs.core import Geometry, Header, Spectrum
+from pmlmrs.report.mrsinmrs import CHECKLIST_ITEMS, NOT_REPORTED, checklist
+
+
+def _value(df, item):
+    return df.loc[df["item"] == item, "value"].item(), df.loc[df["item"] == item, "source"].item()
+
+
+def test_filled_from_headers_settings_and_data():
+    aff = np.diag([20.0, 15.0, 10.0, 1.0])
+    h = Header(127.7, 1 / 2000, echo_time=0.030, repetition_time=2.0, geometry=Geometry(aff),
+               acquisition={"Manufacturer": "Siemens", "ManufacturersModelName": "Prisma", "SequenceName": "svs_se",
+                            "WaterSuppressed": True, "SoftwareVersions": "VE11C", "RxCoil": "HeadNeck_64"})
+    s = Spectrum(np.ones((64, 1024), complex), h, dims=("dyn",))
+    h2 = h.replace(echo_time=0.035)
+    vox = pd.DataFrame({"voi": ["lesion", "nawm"], "snr": [20.0, 30.0], "fwhm_ppm": [0.05, 0.06],
+                        "tNAA_crlb": [5.0, 4.0], "tCr_crlb": [6.0, 5.0]})
+    df = checklist([s, h2.to_dict()], {"analysis_software": "pmlmrs 0.1", "basis_set": "simulated, TE 30 ms",
+                                       "steps": ["coil combination", "frequency alignment"]}, voxels=vox)
+    assert list(df.columns) == ["section", "item", "value", "source"]
+    assert len(df) == len(CHECKLIST_ITEMS)
+    assert set(df["section"]) == {"1. Hardware", "2. Acquisition", "3. Data analysis methods and outputs",
+                                  "4. Data quality"}
+    assert _value(df, "Field strength [T]") == ("3 T", "header")
+    assert _value(df, "Manufacturer") == ("Siemens", "header")
+    assert _value(df, "Model (hardware)")[0] == "Prisma"
+    assert "Rx HeadNeck_64" in _value(df, "RF coils: nuclei, number of channels, type, body part")[0]
+    te_tr = _value(df, "Repetition time (TR), echo time (TE) [ms]")[0]
+    assert "TR 2000 ms" in te_tr and "30–35 ms" in te_tr
+    assert _value(df, "Nominal VOI size [cm³, mm³]")[0].startswith("3 cm³")
+    assert _value(df, "Number of spectral points")[0] == "1024"
+    assert _value(df, "Total number of excitations or acquisitions per spectrum")[0] == "64"
+    assert _value(df, "Spectral width [Hz]")[0] == "2000 Hz"
+    assert "water suppressed" in _value(df, "Water suppression method")[0]
+    assert _value(df, "Analysis software (and version)") == ("pmlmrs 0.1", "settings")
+    assert _value(df, "Processing steps deviating from the expected default")[0] == \
+        "coil combination; frequency alignment"
+    assert _value(df, "Reported variables (SNR)")[1] == "data"
+    assert "median 25.0" in _value(df, "Reported variables (SNR)")[0]
+    assert "tNAA 4 %" in _value(df, "Quality measures of postprocessing model fitting (CRLBs)")[0] or \
+        "tNAA 5 %" in _value(df, "Quality measures of postprocessing model fitting (CRLBs)")[0]
+    assert _value(df, "Shimming method, reference peak, and thresholds") == (NOT_REPORTED, "")
+    assert _value(df, "Sample spectrum") == (NOT_REPORTED, "")
+
+
+def test_empty_everything_not_reported():
+    df = checklist([], {})
+    assert (df["value"] == NOT_REPORTED).all() and (df["source"] == "").all()
+    # Settings override the header.
+    df = checklist([Header(123.2, 1 / 2000)], {"field_strength": "3 T (nominal)"})
+    assert _value(df, "Field strength [T]") == ("3 T (nominal)", "settings")
