@@ -23,6 +23,7 @@ from pmlmrs.basis.reference import (
     singlet_offsets,
 )
 from pmlmrs.basis.resample import match_basis, resample_basis, resample_fids
+from pmlmrs.basis.simulate import simulate_basis
 
 __all__ = [
     "Basis",
@@ -48,4 +49,5 @@ __all__ = [
     "resample_basis",
     "resample_fids",
     "match_basis",
+    "simulate_basis",
 ]

@@ -118,12 +118,15 @@ def find_reference_peaks(basis: Basis, *, ppm: float = 0.0, threshold: float = 0
     if ax[0] > ppm - 0.2 or ax[-1] < ppm + 0.2:
         return found
     args = (basis.dwell_time, basis.spectrometer_frequency, basis.ppm_reference)
+    # Zero-fill enough that the narrowest window (0.06 ppm) holds at least 4 points on coarse grids.
+    points_per_ppm = basis.n_points * basis.dwell_time * basis.spectrometer_frequency
+    zf = max(2, int(np.ceil(4.0 / (0.06 * points_per_ppm))))
     for name in basis.names:
         fid = basis.fid(name)
-        pos, height = peak_ppm(fid, *args, ppm - 0.03, ppm + 0.03, zero_fill=2)
-        _, main = peak_ppm(fid, *args, 0.5, 4.5, zero_fill=2)
-        _, left = peak_ppm(fid, *args, ppm - 0.2, ppm - 0.08, zero_fill=2)
-        _, right = peak_ppm(fid, *args, ppm + 0.08, ppm + 0.2, zero_fill=2)
+        pos, height = peak_ppm(fid, *args, ppm - 0.03, ppm + 0.03, zero_fill=zf)
+        _, main = peak_ppm(fid, *args, 0.5, 4.5, zero_fill=zf)
+        _, left = peak_ppm(fid, *args, ppm - 0.2, ppm - 0.08, zero_fill=zf)
+        _, right = peak_ppm(fid, *args, ppm + 0.08, ppm + 0.2, zero_fill=zf)
         if main > 0 and height > threshold * main and height > contrast * max(left, right):
             found[name] = round(float(pos), 4)
     return found
