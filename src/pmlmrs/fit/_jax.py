@@ -1,0 +1,293 @@
+"""JAX backend: the same variable-projection model as :mod:`pmlmrs.fit._forward`, jit-compiled and
+vmapped over a batch of spectra on one grid.
+
+Per spectrum: NNLS by Lawson-Hanson on the Gram matrix (``lax.while_loop``), Kaufman's Jacobian,
+and a Levenberg-Marquardt search with projection onto the bounds (``lax.while_loop`` to convergence
+or ``max_iterations``). Start values, the noise SD, the baseline smoothness choice and the final
+quantities (amplitudes, CRLBs, arrays) come from the NumPy code at the JAX solution, so both
+backends report the same quantities from the same formulas.
+
+Importing this module imports jax; it is only imported when ``backend="jax"``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pmlmrs._logging import logger
+from pmlmrs.core import axes
+from pmlmrs.errors import FitError
+
+__all__ = ["fit_many_jax"]
+
+_CACHE: dict = {}
+#: Wall time of every call of the jitted kernel (diagnostics for benchmarks).
+KERNEL_SECONDS: list[float] = []
+
+
+def _jax(float64: bool):
+    import jax
+
+    if float64:
+        jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def _build(n_groups: int, n_pen: int, n_prior: int, max_iter: int, tol: float):
+    """jit(vmap(fit)) for one problem shape (cached)."""
+    key = (n_groups, n_pen, n_prior, max_iter, tol)
+    if key in _CACHE:
+        return _CACHE[key]
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    gauss_c = np.pi ** 2 / (4.0 * np.log(2.0))
+
+    n_extra = n_pen + n_prior
+
+    def stack(z):
+        if z.ndim == 1:
+            return jnp.concatenate([z.real, z.imag, jnp.zeros(n_extra, z.real.dtype)])
+        return jnp.concatenate([z.real, z.imag, jnp.zeros((n_extra,) + z.shape[1:], z.real.dtype)], axis=0)
+
+    def proj(q, v):
+        return v - q @ (q.T @ v)
+
+    def nnls_gram(g, h, p_init):
+        """Lawson-Hanson NNLS on the normal equations, warm-started from the passive set *p_init*."""
+        k = h.shape[0]
+        scale = jnp.maximum(jnp.max(jnp.abs(jnp.diag(g))), 1e-300)
+        tol = 1e-12 * jnp.maximum(jnp.max(jnp.abs(h)), 1e-300)
+
+        def solve_passive(p):
+            gm = jnp.where(p[:, None] & p[None, :], g, 0.0) + jnp.diag(jnp.where(p, 0.0, scale))
+            hm = jnp.where(p, h, 0.0)
+            return jnp.where(p, jnp.linalg.solve(gm, hm), 0.0)
+
+        def inner_cond(st):
+            x, p, z, it = st
+            return jnp.any(p & (z <= 0)) & (it < 3 * k)
+
+        def inner_body(st):
+            x, p, z, it = st
+            neg = p & (z <= 0)
+            ratio = jnp.where(neg, x / jnp.where(neg, x - z, 1.0), jnp.inf)
+            alpha = jnp.clip(jnp.min(ratio), 0.0, 1.0)
+            x = x + alpha * (z - x)
+            p = p & (x > 0) & ~(neg & (ratio <= alpha))
+            z = solve_passive(p)
+            return x, p, z, it + 1
+
+        def fix(x, p):
+            z = solve_passive(p)
+            x, p, z, _ = lax.while_loop(inner_cond, inner_body, (x, p, z, 0))
+            return jnp.where(p, z, 0.0), p
+
+        def outer_cond(st):
+            x, p, w, it = st
+            return jnp.any(~p & (w > tol)) & (it < 3 * k)
+
+        def outer_body(st):
+            x, p, w, it = st
+            j = jnp.argmax(jnp.where(~p, w, -jnp.inf))
+            p = p.at[j].set(True)
+            x, p = fix(x, p)
+            return x, p, h - g @ x, it + 1
+
+        # warm start: the previous passive set, made feasible (x = 0 is feasible for the inner loop)
+        x0 = jnp.zeros(k, h.dtype)
+        z0 = solve_passive(p_init)
+        feasible = jnp.all(jnp.where(p_init, z0 > 0, True))
+        x1, p1 = lax.cond(feasible, lambda: (z0, p_init), lambda: (x0, jnp.zeros(k, bool)))
+        x, p, w, _ = lax.while_loop(outer_cond, outer_body, (x1, p1, h - g @ x1, 0))
+        return jnp.maximum(x, 0.0), p
+
+    def make(fids, gidx, gm, t, idx, ppm_rel):
+        def columns(theta):
+            p = theta[2:].reshape(n_groups, 3)
+            env = jnp.exp((2j * jnp.pi * p[:, 0:1] - jnp.pi * p[:, 1:2]) * t - gauss_c * p[:, 2:3] * t ** 2)
+            x = fids * env[gidx]
+            return x, jnp.fft.fft(x, axis=-1)[:, idx]
+
+        def solve(theta, y, q, prior, p_init):
+            x, cols = columns(theta)
+            a_aug = stack(cols.T)
+            if n_prior:
+                a_aug = a_aug.at[-n_prior:].set(prior)
+            a_p = proj(q, a_aug)
+            yphi = y * jnp.exp(-1j * (theta[0] + theta[1] * ppm_rel))
+            b_p = proj(q, stack(yphi))
+            amps, p = nnls_gram(a_p.T @ a_p, a_p.T @ b_p, p_init)
+            return b_p - a_p @ amps, amps, a_p, x, yphi, p
+
+        def jac_from(sol, q, free):
+            """Kaufman Jacobian at a solved point ``sol = solve(...)``."""
+            r, amps, a_p, x, yphi, p = sol
+            dy = -1j * yphi
+            c0 = stack(dy)
+            c1 = stack(dy * ppm_rel)
+            sums = (gm * amps[None, :]) @ x
+            w = jnp.stack([2j * jnp.pi * t, -jnp.pi * t, -gauss_c * t ** 2])
+            d = jnp.fft.fft(sums[:, None, :] * w[None], axis=-1)[..., idx]
+            d = d.reshape(3 * n_groups, -1).T
+            dm = jnp.concatenate([c0[:, None], c1[:, None], -stack(d)], axis=1)
+            dm = proj(q, dm)
+            act = amps > 0
+            af = jnp.where(act[None, :], a_p, 0.0)
+            gf = af.T @ af + jnp.diag(jnp.where(act, 0.0, 1.0))
+            z = jnp.linalg.solve(gf, af.T @ dm)
+            dm = dm - af @ z
+            return jnp.where(free[None, :], dm, 0.0)
+
+        def fit_one(theta0, y, q, prior, lo, hi, free):
+            k = fids.shape[0]
+            sol0 = solve(theta0, y, q, prior, jnp.zeros(k, bool))
+            r0 = sol0[0]
+            # state: theta, cost, mu, iteration, done, residual, Jacobian, passive set (all at theta)
+            st = (theta0, r0 @ r0, jnp.asarray(1e-3, theta0.dtype), 0, False, r0, jac_from(sol0, q, free), sol0[5])
+
+            def cond(st):
+                return (~st[4]) & (st[3] < max_iter)
+
+            def body(st):
+                theta, cost, mu, it, done, r, jac, pset = st
+                a = jac.T @ jac
+                g = jac.T @ r
+                dg = jnp.diag(a)
+                dg = jnp.where(free, jnp.maximum(dg, 1e-30 * jnp.max(dg)), 1.0)
+                step = -jnp.linalg.solve(a + mu * jnp.diag(dg) + jnp.diag(jnp.where(free, 0.0, 1.0)), g)
+                new = jnp.clip(theta + jnp.where(free, step, 0.0), lo, hi)
+                dlt = new - theta
+                pred = -(g @ dlt + 0.5 * dlt @ (a @ dlt))
+                sol = solve(new, y, q, prior, pset)
+                r_new = sol[0]
+                c_new = r_new @ r_new
+                better = c_new < cost
+                jac_new = jac_from(sol, q, free)
+                small = better & ((cost - c_new) <= tol * cost)
+                flat = (pred <= tol * cost) & (mu <= 1.0)
+                tiny_step = jnp.max(jnp.abs(dlt) / (jnp.abs(theta) + 1e-3)) < tol
+                theta = jnp.where(better, new, theta)
+                r = jnp.where(better, r_new, r)
+                jac = jnp.where(better, jac_new, jac)
+                pset = jnp.where(better, sol[5], pset)
+                cost = jnp.where(better, c_new, cost)
+                mu = jnp.where(better, jnp.maximum(mu / 3.0, 1e-9), mu * 4.0)
+                done = small | flat | tiny_step | (mu > 1e12)
+                return theta, cost, mu, it + 1, done, r, jac, pset
+
+            theta, cost, mu, it, done, _, _, _ = lax.while_loop(cond, body, st)
+            return theta, cost, done, it
+
+        return fit_one
+
+    def batched(fids, gidx, gm, t, idx, ppm_rel, theta0, y, q, prior, lo, hi, free):
+        fit_one = make(fids, gidx, gm, t, idx, ppm_rel)
+        return jax.vmap(fit_one)(theta0, y, q, prior, lo, hi, free)
+
+    fn = jax.jit(batched)
+    _CACHE[key] = fn
+    return fn
+
+
+def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
+    """Fit spectra with the JAX backend; exceptions in *spectra* are passed through in their slots."""
+    from pmlmrs.fit._forward import Problem
+    from pmlmrs.fit.model import _grid_key, estimate_noise_sd
+
+    opts = model.options
+    _jax(opts.jax_float64)
+    import jax.numpy as jnp
+
+    out: list[Any] = list(spectra)
+    by_grid: dict[tuple, list[int]] = {}
+    for i, s in enumerate(spectra):
+        if not isinstance(s, Exception):
+            by_grid.setdefault(_grid_key(s), []).append(i)
+    for key, members in by_grid.items():
+        t_start = time.perf_counter()
+        try:
+            prep = model.prepare(spectra[members[0]])
+        except Exception as exc:  # noqa: BLE001 - the whole grid fails
+            for i in members:
+                out[i] = exc if isinstance(exc, FitError) else FitError(str(exc))
+            continue
+        grid = prep.grid
+        sl = axes.ppm_slice(spectra[members[0]].ppm_axis, *opts.ppm_range)
+        lam0 = model._lam0()
+        problems, thetas, los, his, sigmas, ok = [], [], [], [], [], []
+        for i in members:
+            s = spectra[i]
+            try:
+                y = axes.fid_to_spectrum(s.data)[sl]
+                pr = Problem(grid, y, lam0)
+                sigma, nrange = estimate_noise_sd(s, opts.noise_ppm_range)
+                th0 = model._initial_theta(prep, s, pr)
+                den_ref = model._apply_priors(pr, th0, sigma)
+                lo, hi = model._bounds(prep, th0)
+                span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+                th0 = np.clip(th0, lo + 1e-6 * span, hi - 1e-6 * span)
+            except Exception as exc:  # noqa: BLE001
+                out[i] = exc if isinstance(exc, FitError) else FitError(f"{s.source or 'spectrum'}: {exc}")
+                continue
+            problems.append(pr)
+            thetas.append(th0)
+            los.append(lo)
+            his.append(hi)
+            sigmas.append((sigma, nrange, den_ref))
+            ok.append(i)
+        if not ok:
+            continue
+        n_pen = grid.n_rows() - 2 * grid.n_window
+        n_prior = int(problems[0].n_prior)
+        fn = _build(grid.n_groups, n_pen, n_prior, int(opts.max_iterations), float(opts.tolerance))
+        priors = np.array([p.prior for p in problems]).reshape(len(ok), n_prior, grid.n_components)
+        gm = np.zeros((grid.n_groups, grid.n_components))
+        gm[grid.group_index, np.arange(grid.n_components)] = 1.0
+        consts = (jnp.asarray(grid.fids), jnp.asarray(grid.group_index), jnp.asarray(gm), jnp.asarray(grid.t),
+                  jnp.asarray(grid.idx), jnp.asarray(grid.ppm - grid.pivot_ppm))
+        free = np.tile(prep.free, (len(ok), 1))
+        ys = np.array([p.y for p in problems])
+
+        def run(theta0: np.ndarray, lams: list[float]):
+            qs = []
+            for lam in lams:
+                q = grid.q(lam)
+                qs.append(np.vstack([q, np.zeros((n_prior, q.shape[1]))]) if n_prior else q)
+            qs = np.array(qs)
+            t0 = time.perf_counter()
+            th, cost, done, it = fn(*consts, jnp.asarray(theta0), jnp.asarray(ys), jnp.asarray(qs),
+                                    jnp.asarray(priors), jnp.asarray(np.array(los)), jnp.asarray(np.array(his)), jnp.asarray(free))
+            th = np.asarray(th)
+            KERNEL_SECONDS.append(time.perf_counter() - t0)
+            logger.debug("jax kernel: %d spectra in %.3f s", len(theta0), KERNEL_SECONDS[-1])
+            return th, np.asarray(done), np.asarray(it)
+
+        lams = [lam0] * len(ok)
+        theta, done, iters = run(np.array(thetas), lams)
+        if opts.baseline == "spline" and opts.baseline_smoothness == "auto" and grid.n_baseline:
+            lams = [model._choose_lam(prep, p, th, sg[0]) for p, th, sg in zip(problems, theta, sigmas)]
+            if any(lam != lam0 for lam in lams):
+                theta2, done2, iters2 = run(theta, lams)
+                theta, done, iters = theta2, done2, iters + iters2
+        elapsed = (time.perf_counter() - t_start) / len(ok)
+        for j, i in enumerate(ok):
+            pr = problems[j]
+            pr.set_lam(lams[j])
+            converged = bool(done[j])
+            msg = "LM converged (jax)" if converged else f"LM stopped after max_iterations={opts.max_iterations} (jax)"
+            info = {"problem": pr, "status": 1 if converged else 0, "message": msg, "nfev": int(iters[j]),
+                    "sigma": sigmas[j][0], "noise_range": sigmas[j][1], "den_ref": sigmas[j][2]}
+            try:
+                res = model._finish(prep, spectra[i], theta[j], info, time.perf_counter() - elapsed)
+            except Exception as exc:  # noqa: BLE001
+                res = exc if isinstance(exc, FitError) else FitError(str(exc))
+            if isinstance(res, Exception):
+                logger.warning("%s", res)
+            out[i] = res
+    return out

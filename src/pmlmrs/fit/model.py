@@ -1,0 +1,856 @@
+"""``LinearCombinationModel``: basis + simulated lipids/MM + baseline, fitted by variable projection.
+
+The model (frequency domain, fit window ``FitOptions.ppm_range``) is a non-negative linear
+combination of basis spectra plus a complex baseline; the components fall into groups, each with its
+own frequency shift and Voigt (Lorentzian + Gaussian) broadening, and the whole spectrum has a zero-
+and a first-order phase. See :mod:`pmlmrs.fit._forward` for the equations.
+
+Optimiser: variable projection (Golub & Pereyra 1973; Kaufman 1975): for every set of non-linear
+parameters the amplitudes are the exact NNLS solution and the baseline coefficients the exact
+penalised least-squares solution; ``scipy.optimize.least_squares`` (trust-region reflective, with
+bounds) searches the non-linear parameters with Kaufman's Jacobian. Start: frequency referencing by
+cross-correlation with the NAA/Cr/Cho basis spectra, then a zero-order phase grid search.
+
+Uncertainty: Cramér-Rao lower bounds from the Fisher information of the full model (non-linear
+parameters, amplitudes and baseline coefficients, with the baseline penalty as prior information),
+``F = J'J / sigma^2``, sigma the noise SD of the real (and imaginary) spectrum points measured in a
+signal-free region. ``FitResult.covariance`` is the amplitude block of ``F^-1``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pmlmrs._logging import logger
+from pmlmrs.basis.basis import Basis
+from pmlmrs.basis.lipids import LIPID_NAMES, MM_NAMES, proton_area, simulate_components
+from pmlmrs.core import ProcessingStep, Spectrum, axes
+from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
+from pmlmrs.fit._forward import GAUSS_C, Grid, Problem, n_theta
+from pmlmrs.fit.baseline import baseline_design
+from pmlmrs.fit.options import FitOptions
+from pmlmrs.fit.result import FitResult
+
+__all__ = [
+    "LinearCombinationModel",
+    "fit_spectrum",
+    "fit_batch",
+    "combination_covariance",
+    "combination_crlb",
+    "estimate_noise_sd",
+    "WaterFit",
+    "fit_water",
+]
+
+_MEASURED_MM = ("Mac", "MM", "MMBL")
+#: Frequency-referencing template: typical brain levels (mM) of the big singlets.
+_TEMPLATE = {"NAA": 10.0, "Cr": 4.5, "PCr": 3.5, "GPC": 1.0, "PCho": 0.5, "Cho": 1.5}
+_NOISE_CANDIDATES = ((-3.0, -1.0), (-5.0, -3.0), (9.0, 11.0), (11.0, 13.0))
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+def _grid_key(spectrum: Spectrum) -> tuple:
+    h = spectrum.header
+    return (spectrum.n_points, round(h.dwell_time, 15), round(h.spectrometer_frequency, 9),
+            round(h.ppm_reference, 9))
+
+
+def _resample_fids(basis: Basis, n_points: int, dwell_time: float) -> NDArray[np.complex128]:
+    """Basis FIDs on the data time grid (fallback when the basis package offers no resampler).
+
+    Same dwell time: truncate or zero-fill. Otherwise the FID is evaluated at the data times as the
+    band-limited signal of its DFT (exact for signals inside the basis bandwidth); times beyond the
+    basis duration are zero.
+    """
+    fids = basis.fids
+    nb = basis.n_points
+    if abs(basis.dwell_time - dwell_time) <= 1e-9 * dwell_time:
+        out = np.zeros((fids.shape[0], n_points), dtype=np.complex128)
+        m = min(nb, n_points)
+        out[:, :m] = fids[:, :m]
+        return out
+    if 1.0 / dwell_time > 1.0 / basis.dwell_time * (1 + 1e-6):
+        raise IncompatibleDataError(
+            f"data spectral width {1 / dwell_time:.1f} Hz is wider than the basis "
+            f"({basis.spectral_width:.1f} Hz); simulate a basis with at least the data bandwidth"
+        )
+    spec = np.fft.fft(fids, axis=1) / nb
+    nu = np.fft.fftfreq(nb, basis.dwell_time)
+    t = np.arange(n_points) * dwell_time
+    keep = t < nb * basis.dwell_time
+    e = np.exp(2j * np.pi * np.outer(nu, t[keep]))
+    out = np.zeros((fids.shape[0], n_points), dtype=np.complex128)
+    out[:, keep] = spec @ e
+    return out
+
+
+def _basis_on_grid(basis: Basis, spectrum: Spectrum) -> NDArray[np.complex128]:
+    """Basis FIDs matched to the data grid (nucleus/field check, dwell, points, field, ppm reference).
+
+    Uses ``Basis.match`` (:mod:`pmlmrs.basis.resample`); the local resampler is only a fallback for a
+    Basis class without it.
+    """
+    match = getattr(basis, "match", None)
+    if callable(match):
+        return np.asarray(match(spectrum).fids)
+    h = spectrum.header
+    if basis.nucleus != h.nucleus:
+        raise IncompatibleDataError(f"basis nucleus {basis.nucleus} does not match data nucleus {h.nucleus}")
+    rel = abs(basis.spectrometer_frequency - h.spectrometer_frequency) / h.spectrometer_frequency
+    if rel > 0.01:
+        raise IncompatibleDataError(
+            f"basis was made for {basis.spectrometer_frequency:.3f} MHz but the data are at "
+            f"{h.spectrometer_frequency:.3f} MHz; use a basis for this field strength"
+        )
+    fids = _resample_fids(basis, spectrum.n_points, h.dwell_time)
+    d_ref = basis.ppm_reference - h.ppm_reference
+    if abs(d_ref) > 1e-9:
+        t = axes.time_axis(spectrum.n_points, h.dwell_time)
+        fids = fids * np.exp(2j * np.pi * d_ref * h.spectrometer_frequency * t)
+    return fids
+
+
+def estimate_noise_sd(spectrum: Spectrum, ppm_range: Any = "auto") -> tuple[float, tuple[tuple[float, float], ...]]:
+    """Noise SD of the real (= imaginary) part of the spectrum points, from a signal-free region.
+
+    A quadratic trend is removed from the real and imaginary parts of each candidate region and the
+    pooled SD taken; with ``"auto"`` the quietest of the candidates inside the spectral width
+    (at least 32 points) wins, so a region hit by an artefact is not used.
+
+    Returns
+    -------
+    sd : float
+    regions : tuple of (float, float)
+        The regions pooled (ppm).
+    """
+    data = spectrum.data.reshape(-1, spectrum.n_points)[0]
+    spec = axes.fid_to_spectrum(data)
+    ppm = spectrum.ppm_axis
+    cands = _NOISE_CANDIDATES if ppm_range == "auto" else (tuple(ppm_range),)
+    found: list[tuple[float, int, tuple[float, float], float]] = []
+    for lo, hi in cands:
+        sel = (ppm >= lo) & (ppm <= hi)
+        if sel.sum() < (32 if ppm_range == "auto" else 8):
+            continue
+        x = ppm[sel] - ppm[sel].mean()
+        v = np.vander(x, 3)
+        resid = []
+        for part in (spec[sel].real, spec[sel].imag):
+            coef = np.linalg.lstsq(v, part, rcond=None)[0]
+            resid.append(part - v @ coef)
+        r = np.concatenate(resid)
+        dof = max(r.size - 6, 1)
+        found.append((float(np.sqrt(np.sum(r ** 2) / dof)), dof, (float(lo), float(hi)), float(np.sum(r ** 2))))
+    best: tuple[float, tuple] | None = None
+    if found:
+        # pool every region whose SD is within 25 % of the quietest one (an artefact inflates its region)
+        sd_min = min(f[0] for f in found)
+        use = [f for f in found if f[0] <= 1.25 * sd_min]
+        sd = float(np.sqrt(sum(f[3] for f in use) / sum(f[1] for f in use)))
+        best = (sd, tuple(f[2] for f in use))
+    if best is None:
+        # fall back to the outer 10 % of the spectrum on each side
+        n = spectrum.n_points
+        k = max(n // 10, 4)
+        edge = np.concatenate([spec[:k], spec[-k:]])
+        r = np.concatenate([edge.real - edge.real.mean(), edge.imag - edge.imag.mean()])
+        best = (float(np.std(r)), ((float(ppm[0]), float(ppm[k - 1])), (float(ppm[-k]), float(ppm[-1]))))
+    return best
+
+
+def combination_covariance(result: FitResult, weights: Sequence[float] | NDArray | dict) -> float:
+    """Variance ``w' C w`` of a weighted sum of amplitudes (C = ``result.covariance``).
+
+    *weights* is a vector (one entry per component) or a dict ``{name: weight}``, e.g.
+    ``{"NAA": 1, "NAAG": 1}`` for tNAA. Components with infinite variance contribute only when their
+    weight is non-zero.
+    """
+    w = _weights(result, weights)
+    c = np.asarray(result.covariance, float)
+    nz = np.flatnonzero(w)
+    if nz.size == 0:
+        return 0.0
+    return float(w[nz] @ c[np.ix_(nz, nz)] @ w[nz])
+
+
+def combination_crlb(result: FitResult, weights: Sequence[float] | NDArray | dict) -> tuple[float, float]:
+    """(value, CRLB SD) of a weighted sum of amplitudes, e.g. ``{"Cr": 1, "PCr": 1}``."""
+    w = _weights(result, weights)
+    return float(w @ np.asarray(result.amplitudes)), float(np.sqrt(max(combination_covariance(result, w), 0.0)))
+
+
+def _weights(result: FitResult, weights: Any) -> NDArray[np.float64]:
+    if isinstance(weights, dict):
+        w = np.zeros(len(result.names))
+        for name, val in weights.items():
+            w[result.index(name)] = float(val)
+        return w
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (len(result.names),):
+        raise ConfigError(f"weights must have one entry per component ({len(result.names)}), got {w.shape}")
+    return w
+
+
+_CONTROLLER: list = []
+
+
+def _single_thread():
+    """Context limiting BLAS to one thread: the matrices are small, threads only add overhead."""
+    import contextlib
+
+    try:
+        if not _CONTROLLER:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER.append(ThreadpoolController())
+        return _CONTROLLER[0].limit(limits=1, user_api="blas")
+    except Exception:  # noqa: BLE001 - threadpoolctl missing or failing: run as is
+        return contextlib.nullcontext()
+
+
+def _check_spectrum(spectrum: Any) -> Spectrum:
+    if not isinstance(spectrum, Spectrum):
+        raise FitError(f"expected a Spectrum, got {type(spectrum).__name__}")
+    if spectrum.data.ndim != 1:
+        sq = spectrum.squeeze()
+        if sq.data.ndim != 1:
+            raise FitError(
+                f"{spectrum.source or 'spectrum'}: fit needs one FID, got dims {spectrum.dims} "
+                f"{spectrum.shape}; average or select first"
+            )
+        spectrum = sq
+    d = spectrum.data
+    if not np.all(np.isfinite(d)):
+        raise FitError(f"{spectrum.source or 'spectrum'}: data contain NaN or infinite values")
+    if not np.any(d != 0):
+        raise FitError(f"{spectrum.source or 'spectrum'}: data are all zero")
+    return spectrum
+
+
+# ------------------------------------------------------------------------------------------------
+# the model
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    key: tuple
+    grid: Grid
+    names: tuple[str, ...]
+    groups: tuple[str, ...]
+    group_names: tuple[str, ...]
+    template: NDArray[np.float64]         # (N,) magnitude template spectrum for referencing
+    theta_lo: NDArray[np.float64]
+    theta_hi: NDArray[np.float64]
+    free: NDArray[np.bool_]
+    mhz: float
+
+
+class LinearCombinationModel:
+    """Linear-combination model of a basis plus simulated lipids/macromolecules and a baseline.
+
+    Holds everything that does not depend on the data (DIPY-style model/fit split): the basis, the
+    simulated components and, per data grid, the basis resampled to that grid, the window, the
+    baseline design and its factorisation (prepared lazily on the first spectrum of a grid, or with
+    :meth:`prepare`).
+
+    Parameters
+    ----------
+    basis : Basis
+    options : FitOptions, optional
+
+    Examples
+    --------
+    >>> model = LinearCombinationModel(basis, FitOptions(ppm_range=(0.2, 4.2)))  # doctest: +SKIP
+    >>> result = model.fit(spectrum)                                             # doctest: +SKIP
+    >>> result.amplitude("NAA"), result.crlb_percent("NAA")                      # doctest: +SKIP
+    """
+
+    def __init__(self, basis: Basis, options: FitOptions | None = None) -> None:
+        if not isinstance(basis, Basis):
+            raise ConfigError(f"basis must be a pmlmrs.basis.Basis, got {type(basis).__name__}")
+        self.options = options if options is not None else FitOptions()
+        if not isinstance(self.options, FitOptions):
+            raise ConfigError(f"options must be FitOptions, got {type(self.options).__name__}")
+        opts = self.options
+        if opts.metabolites is not None:
+            basis = basis.subset(opts.metabolites)
+        self.basis = basis
+        simulated: list[str] = []
+        if opts.lipids:
+            simulated += [n for n in LIPID_NAMES if n not in basis.names]
+        has_mm = any(n in basis.names for n in _MEASURED_MM)
+        if opts.macromolecules == "simulated" or (opts.macromolecules == "auto" and not has_mm):
+            simulated += [n for n in MM_NAMES if n not in basis.names]
+        extra_names: list[str] = []
+        for name, *_ in opts.extra_components:
+            if name not in extra_names:
+                extra_names.append(name)
+        clash = [n for n in extra_names if n in basis.names or n in simulated]
+        if clash:
+            raise ConfigError(f"extra components {clash} clash with basis or simulated component names")
+        self.simulated_names = tuple(simulated) + tuple(extra_names)
+        self.names = tuple(basis.names) + self.simulated_names
+        self.groups = tuple(opts.group_of(n) for n in self.names)
+        self.group_names = tuple(dict.fromkeys(("metabolites",) + self.groups))
+        self.proton_area = proton_area(basis) if self.simulated_names else 1.0
+        self._prepared: dict[tuple, _Prepared] = {}
+        # soft ratio constraints between components (LCModel CHRATO-style)
+        rows, dens, sds, used = [], [], [], []
+        sim_mm = any(n in MM_NAMES for n in self.simulated_names)
+        for num, den, ratio, sd in opts.resolved_ratio_priors(sim_mm):
+            nn = [x.strip() for x in num.split("+")]
+            dd = [x.strip() for x in den.split("+")]
+            if not all(x in self.names for x in nn + dd):
+                continue
+            c_num = np.zeros(len(self.names))
+            c_den = np.zeros(len(self.names))
+            c_num[[self.names.index(x) for x in nn]] = 1.0
+            c_den[[self.names.index(x) for x in dd]] = 1.0
+            rows.append(c_num - ratio * c_den)
+            dens.append(c_den)
+            sds.append(sd)
+            used.append((num, den, ratio, sd))
+        self._prior_rows = np.array(rows).reshape(-1, len(self.names))
+        self._prior_den = np.array(dens).reshape(-1, len(self.names))
+        self._prior_sd = np.array(sds, dtype=float)
+        self.ratio_priors = tuple(used)
+
+    def __getstate__(self) -> dict:
+        # the per-grid preparation is a cache: rebuilt lazily, not pickled (keeps results small)
+        state = dict(self.__dict__)
+        state["_prepared"] = {}
+        return state
+
+    def __repr__(self) -> str:
+        return (f"<LinearCombinationModel {len(self.basis.names)} basis + {len(self.simulated_names)} simulated "
+                f"components, groups {list(self.group_names)}, baseline {self.options.baseline}, "
+                f"window {self.options.ppm_range} ppm, backend {self.options.backend}>")
+
+    # ---- preparation ----------------------------------------------------------------------------
+    def prepare(self, spectrum: Spectrum) -> _Prepared:
+        """Match the basis to the grid of *spectrum* and precompute the window (cached per grid)."""
+        key = _grid_key(spectrum)
+        if key in self._prepared:
+            return self._prepared[key]
+        opts = self.options
+        h = spectrum.header
+        n = spectrum.n_points
+        fids = _basis_on_grid(self.basis, spectrum)
+        if self.simulated_names:
+            sim = simulate_components(self.simulated_names, n, h.dwell_time, h.spectrometer_frequency,
+                                      h.ppm_reference, proton_area=self.proton_area,
+                                      extra=opts.extra_components)
+            fids = np.vstack([fids, sim.fids])
+        ppm_all = spectrum.ppm_axis
+        sl = axes.ppm_slice(ppm_all, *opts.ppm_range)
+        ppm = ppm_all[sl]
+        n_free = n_theta(len(self.group_names))
+        if ppm.size < 2 * (len(self.names) + n_free) // 2 + 8:
+            raise FitError(
+                f"{spectrum.source or 'spectrum'}: only {ppm.size} points in the fit window "
+                f"{opts.ppm_range} ppm ({n} points, {h.spectral_width:.0f} Hz); too few to fit "
+                f"{len(self.names)} components"
+            )
+        idx = (np.arange(sl.start, sl.stop) - n // 2) % n
+        design = baseline_design(opts.baseline, ppm, opts.baseline_knot_spacing_ppm, opts.baseline_order)
+        gidx = np.array([self.group_names.index(g) for g in self.groups], dtype=np.int64)
+        grid = Grid(fids=fids, group_index=gidx, n_groups=len(self.group_names),
+                    t=axes.time_axis(n, h.dwell_time), idx=idx, ppm=ppm, pivot_ppm=h.ppm_reference,
+                    bl_matrix=design.matrix, bl_penalty=design.penalty)
+        # template for frequency referencing: NAA, Cr, Cho singlets (or everything), 4 Hz Gaussian
+        weights = np.array([_TEMPLATE.get(nm, 0.0) for nm in self.names])
+        if not np.any(weights):
+            weights = np.array([1.0 if i < len(self.basis.names) else 0.0 for i in range(len(self.names))])
+        env = np.exp(-GAUSS_C * 16.0 * grid.t ** 2)
+        template = np.abs(axes.fid_to_spectrum((weights @ fids) * env))
+        mhz = h.spectrometer_frequency
+        g = len(self.group_names)
+        lo = [-np.inf, -np.deg2rad(opts.max_phase1_deg_per_ppm)]
+        hi = [np.inf, np.deg2rad(opts.max_phase1_deg_per_ppm)]
+        for _ in range(g):
+            lo += [-opts.shift_range_ppm * mhz, 0.0, 0.0]
+            hi += [opts.shift_range_ppm * mhz, opts.max_lorentz_hz, opts.max_gauss_hz ** 2]
+        free = np.ones(n_free, dtype=bool)
+        if not opts.fit_phase1:
+            free[1] = False
+        prep = _Prepared(key, grid, self.names, self.groups, self.group_names, template,
+                         np.array(lo), np.array(hi), free, mhz)
+        self._prepared[key] = prep
+        return prep
+
+    # ---- fitting --------------------------------------------------------------------------------
+    def _initial_theta(self, prep: _Prepared, spectrum: Spectrum, problem: Problem) -> NDArray[np.float64]:
+        """Start values: frequency candidates from cross-correlation, then a phase (and width) scan."""
+        opts = self.options
+        spec = np.abs(axes.fid_to_spectrum(spectrum.data))
+        ppm = spectrum.ppm_axis
+        bin_ppm = ppm[1] - ppm[0]
+        max_shift = max(1, int(round(opts.search_range_ppm / bin_ppm)))
+        sel = (ppm > 1.8) & (ppm < 3.4)
+        if np.count_nonzero(sel) < 8:       # odd grids: correlate over the whole fit window instead
+            sel = (ppm > opts.ppm_range[0]) & (ppm < opts.ppm_range[1])
+        idx_sel = np.flatnonzero(sel)
+        # high-pass both magnitude spectra (remove features broader than ~0.15 ppm: lipids, baseline)
+        width = max(1, int(round(0.15 / bin_ppm)))
+        kern = np.ones(2 * width + 1) / (2 * width + 1)
+        hp_d = spec - np.convolve(spec, kern, mode="same")
+        hp_t = prep.template - np.convolve(prep.template, kern, mode="same")
+        d = hp_d[sel]
+        scores = np.full(2 * max_shift + 1, -np.inf)
+        for j, sh in enumerate(range(-max_shift, max_shift + 1)):
+            tm = np.take(hp_t, idx_sel - sh, mode="clip")
+            scores[j] = float(d @ tm) / (np.linalg.norm(tm) * np.linalg.norm(d) + 1e-300)
+        # local maxima, best first
+        peaks = [j for j in range(scores.size)
+                 if (j == 0 or scores[j] >= scores[j - 1]) and (j == scores.size - 1 or scores[j] >= scores[j + 1])]
+        peaks = sorted(peaks, key=lambda j: -scores[j])[:3]
+        # other candidates (e.g. Cho matched to Cr) unless their correlation is far below the best
+        peaks = [j for j in peaks if scores[j] >= 0.3 * scores[peaks[0]]]
+        g = len(self.group_names)
+        phases = np.deg2rad(np.arange(0, 360, 30.0))
+        best = (np.inf, None)
+        for j in peaks:
+            frac = 0.0
+            if 0 < j < scores.size - 1:
+                den = scores[j - 1] - 2 * scores[j] + scores[j + 1]
+                if den < 0:
+                    frac = 0.5 * (scores[j - 1] - scores[j + 1]) / den
+            shift_hz = (j - max_shift + frac) * bin_ppm * prep.mhz
+            th = np.zeros(n_theta(g))
+            for k in range(g):
+                th[2 + 3 * k:5 + 3 * k] = [shift_hz, 1.0, 16.0]
+            for g2 in ((16.0, 64.0) if j == peaks[0] else (16.0,)):
+                th = th.copy()
+                th[4::3] = g2
+                costs = problem.phase_scan(th, phases)
+                i = int(np.argmin(costs))
+                if costs[i] < best[0]:
+                    th[0] = phases[i]
+                    c0, c1, c2 = costs[i - 1], costs[i], costs[(i + 1) % len(phases)]
+                    den = c0 - 2 * c1 + c2
+                    if den > 0:
+                        th[0] += 0.5 * (phases[1] - phases[0]) * (c0 - c2) / den
+                    best = (costs[i], th)
+        return best[1]
+
+    def _bounds(self, prep: _Prepared, theta0: NDArray) -> tuple[NDArray, NDArray]:
+        lo, hi = prep.theta_lo.copy(), prep.theta_hi.copy()
+        for k in range(len(self.group_names)):
+            lo[2 + 3 * k] += theta0[2 + 3 * k]
+            hi[2 + 3 * k] += theta0[2 + 3 * k]
+        return lo, hi
+
+    def _solve(self, problem: Problem, theta0: NDArray, lo: NDArray, hi: NDArray, free: NDArray,
+               max_nfev: int) -> tuple[NDArray, Any]:
+        from scipy.optimize import least_squares
+
+        full = theta0.copy()
+
+        def expand(x: NDArray) -> NDArray:
+            th = full.copy()
+            th[free] = x
+            return th
+
+        # start strictly inside finite bounds (trf needs it)
+        span = np.where(np.isfinite(hi[free] - lo[free]), hi[free] - lo[free], 1.0)
+        x0 = np.clip(theta0[free], lo[free] + 1e-6 * span, hi[free] - 1e-6 * span)
+        tol = self.options.tolerance
+        res = least_squares(
+            lambda x: problem.residual(expand(x)),
+            x0,
+            jac=lambda x: problem.jacobian(expand(x))[:, free],
+            bounds=(lo[free], hi[free]),
+            method="trf",
+            x_scale="jac",
+            ftol=tol, xtol=tol, gtol=tol,
+            max_nfev=max_nfev,
+        )
+        return expand(res.x), res
+
+    def fit(self, spectrum: Spectrum) -> FitResult:
+        """Fit one spectrum; returns a :class:`~pmlmrs.fit.FitResult`.
+
+        Raises
+        ------
+        FitError
+            The data cannot be fitted (NaN/inf, all zero, several FIDs, too few points in the window).
+        """
+        t_start = time.perf_counter()
+        spectrum = _check_spectrum(spectrum)
+        if self.options.backend == "jax":
+            out = self._fit_many_jax([spectrum])[0]
+            if isinstance(out, Exception):
+                raise out
+            return out
+        with _single_thread():
+            prep = self.prepare(spectrum)
+            theta, info = self._fit_theta(prep, spectrum)
+            return self._finish(prep, spectrum, theta, info, t_start)
+
+    def _lam0(self) -> float:
+        opts = self.options
+        if opts.baseline != "spline":
+            return 0.0
+        if opts.baseline_smoothness == "auto":
+            grid = opts.baseline_smoothness_grid
+            return float(grid[len(grid) // 2])
+        return float(opts.baseline_smoothness)
+
+    def _fit_theta(self, prep: _Prepared, spectrum: Spectrum) -> tuple[NDArray, dict]:
+        opts = self.options
+        y = axes.fid_to_spectrum(spectrum.data)[axes.ppm_slice(spectrum.ppm_axis, *opts.ppm_range)]
+        problem = Problem(prep.grid, y, self._lam0())
+        sigma, noise_range = estimate_noise_sd(spectrum, opts.noise_ppm_range)
+        theta0 = self._initial_theta(prep, spectrum, problem)
+        den_ref = self._apply_priors(problem, theta0, sigma)
+        lo, hi = self._bounds(prep, theta0)
+        theta, res = self._solve(problem, theta0, lo, hi, prep.free, opts.max_iterations)
+        nfev = int(res.nfev)
+        status, message = int(res.status), str(res.message)
+        if opts.baseline == "spline" and opts.baseline_smoothness == "auto" and prep.grid.n_baseline:
+            lam = self._choose_lam(prep, problem, theta, sigma)
+            if lam != problem.lam:
+                problem.set_lam(lam)
+                theta, res = self._solve(problem, theta, lo, hi, prep.free, opts.max_iterations)
+                nfev += int(res.nfev)
+                status, message = int(res.status), str(res.message)
+        problem.evaluate(theta)
+        return theta, {"problem": problem, "status": status, "message": message, "nfev": nfev,
+                       "lo": lo, "hi": hi, "sigma": sigma, "noise_range": noise_range, "den_ref": den_ref}
+
+    def prior_rows(self, amps0: NDArray, sigma: float) -> tuple[NDArray, NDArray]:
+        """Weighted prior rows ``sigma (num - r den) / (sd den_ref)`` and ``den_ref`` from amplitudes *amps0*.
+
+        ``den_ref`` is the denominator at *amps0*, at least 5 % of the largest amplitude, so absent
+        components are held near zero without an infinite weight.
+        """
+        if not self._prior_rows.shape[0]:
+            return np.zeros((0, len(self.names))), np.zeros(0)
+        floor = 0.05 * float(np.max(amps0)) if np.max(amps0) > 0 else 1.0
+        den_ref = np.maximum(self._prior_den @ amps0, floor)
+        w = sigma / (self._prior_sd * den_ref)
+        return self._prior_rows * w[:, None], den_ref
+
+    def _apply_priors(self, problem: Problem, theta0: NDArray, sigma: float) -> NDArray:
+        if not self._prior_rows.shape[0]:
+            return np.zeros(0)
+        problem.evaluate(theta0)
+        rows, den_ref = self.prior_rows(problem.amps, sigma)
+        problem.set_prior(rows)
+        return den_ref
+
+    def _choose_lam(self, prep: _Prepared, problem: Problem, theta: NDArray, sigma: float) -> float:
+        """Baseline smoothness by AIC with the measured noise: RSS / sigma^2 + 2 (ED + active amplitudes)."""
+        n_data = 2 * prep.grid.n_window
+        best = (np.inf, problem.lam)
+        lam0 = problem.lam
+        for lam in self.options.baseline_smoothness_grid:
+            problem.set_lam(lam)
+            problem.evaluate(theta)
+            c = problem.baseline_coefficients()
+            blk = prep.grid.baseline_block(lam)[:n_data]
+            rss = float(np.sum((problem.b_aug[:n_data] - problem.a_aug[:n_data] @ problem.amps - blk @ c) ** 2))
+            aic = rss / sigma ** 2 + 2.0 * (prep.grid.baseline_ed(lam) + np.count_nonzero(problem.amps))
+            if aic < best[0]:
+                best = (aic, lam)
+        problem.set_lam(lam0)
+        return float(best[1])
+
+    def _finish(self, prep: _Prepared, spectrum: Spectrum, theta: NDArray, info: dict,
+                t_start: float) -> FitResult:
+        opts = self.options
+        problem: Problem = info["problem"]
+        problem.evaluate(theta)
+        grid = prep.grid
+        amps = problem.amps.copy()
+        sigma, noise_range = info["sigma"], info["noise_range"]
+        # ---- Fisher information of the full model --------------------------------------------
+        jf = problem.full_jacobian(theta, prep.free)
+        n_nl = int(prep.free.sum())
+        k = len(self.names)
+        cov_all = _covariance(jf, sigma)
+        if np.any(amps <= 0) and np.any(amps > 0):
+            # components held at zero by the constraint are fixed: the others' bounds come from the
+            # Fisher information without them (as for an active constraint); their own variance
+            # (diagonal) from the full information
+            keep = np.ones(jf.shape[1], dtype=bool)
+            keep[n_nl:n_nl + k] = amps > 0
+            cov_red = _covariance(jf[:, keep], sigma)
+            diag_full = np.diag(cov_all).copy()
+            cov_all = np.zeros_like(cov_all)
+            ki = np.flatnonzero(keep)
+            cov_all[np.ix_(ki, ki)] = cov_red
+            zero = np.flatnonzero(~keep)
+            cov_all[zero, zero] = diag_full[zero]
+        cov = cov_all[n_nl:n_nl + k, n_nl:n_nl + k].copy()
+        crlb = np.sqrt(np.clip(np.diag(cov), 0, None))
+        nl_sd = np.sqrt(np.clip(np.diag(cov_all)[:n_nl], 0, None))
+        # ---- arrays ---------------------------------------------------------------------------
+        coef = problem.baseline_coefficients()
+        m = grid.bl_matrix.shape[1]
+        baseline = (grid.bl_matrix @ coef[:m] + 1j * (grid.bl_matrix @ coef[m:])) if m else \
+            np.zeros(grid.n_window, complex)
+        components = problem.cols * amps[:, None]
+        fit = components.sum(axis=0) + baseline
+        data = problem.yphi
+        # ---- parameters -----------------------------------------------------------------------
+        gn = self.group_names
+        params: dict[str, Any] = {
+            "phase0_deg": float((np.rad2deg(theta[0]) + 180.0) % 360.0 - 180.0),
+            "phase1_deg_per_ppm": float(np.rad2deg(theta[1])),
+            "phase1_pivot_ppm": float(grid.pivot_ppm),
+            "shift_hz": {g: float(theta[2 + 3 * i]) for i, g in enumerate(gn)},
+            "shift_ppm": {g: float(theta[2 + 3 * i] / prep.mhz) for i, g in enumerate(gn)},
+            "lorentz_hz": {g: float(theta[3 + 3 * i]) for i, g in enumerate(gn)},
+            "gauss_hz": {g: float(np.sqrt(max(theta[4 + 3 * i], 0.0))) for i, g in enumerate(gn)},
+        }
+        params["fwhm_hz"] = {g: _voigt_fwhm(params["lorentz_hz"][g], params["gauss_hz"][g]) for g in gn}
+        free_names = ["phase0", "phase1"] + [f"{p}:{g}" for g in gn for p in ("shift_hz", "lorentz_hz", "gauss2_hz2")]
+        free_names = [nm for nm, f in zip(free_names, prep.free) if f]
+        params["nonlinear_sd"] = {nm: float(v) for nm, v in zip(free_names, nl_sd)}
+        params["baseline"] = {
+            "kind": opts.baseline,
+            "knot_spacing_ppm": opts.baseline_knot_spacing_ppm if opts.baseline == "spline" else None,
+            "smoothness": problem.lam if opts.baseline == "spline" else None,
+            "effective_dimension": grid.baseline_ed(problem.lam) if m else 0.0,
+            "n_coefficients": int(2 * m),
+        }
+        params["noise_ppm_ranges"] = [list(r) for r in noise_range]
+        params["ratio_priors"] = [
+            {"numerator": n, "denominator": d, "ratio": r, "sd": sd, "denominator_ref": float(ref)}
+            for (n, d, r, sd), ref in zip(self.ratio_priors, info.get("den_ref", np.zeros(0)))
+        ]
+        params["proton_area"] = float(self.proton_area)
+        status = info["status"]
+        converged = status > 0
+        # guard against a "converged" fit stuck on the phase/shift bounds
+        message = info["message"]
+        if not converged:
+            logger.warning("%s: fit did not converge (%s)", spectrum.source or "spectrum", message)
+        resid = data - fit
+        fit_quality = float(np.std(np.concatenate([resid.real, resid.imag])) / sigma) if sigma > 0 else np.inf
+        params["fit_quality"] = fit_quality
+        params["elapsed_s"] = time.perf_counter() - t_start
+        step = ProcessingStep("fit", params={"backend": opts.backend, "n_components": k,
+                                             "nfev": info["nfev"]},
+                              details=f"linear-combination fit, {k} components, {opts.baseline} baseline")
+        return FitResult(
+            spectrum=spectrum, names=self.names, groups=self.groups, amplitudes=amps, covariance=cov,
+            crlb=crlb, params=params, ppm=grid.ppm.copy(), data=data, fit=fit, baseline=baseline,
+            components=components, noise_sd=float(sigma), converged=bool(converged), message=message,
+            n_iterations=int(info["nfev"]), options=opts.to_dict(), provenance=spectrum.provenance + (step,),
+            model=self,
+        )
+
+    # ---- batches --------------------------------------------------------------------------------
+    def fit_many(self, spectra: Sequence[Spectrum]) -> list[FitResult | Exception]:
+        """Fit many spectra; a spectrum that cannot be fitted gives its exception in its slot."""
+        if self.options.backend == "jax":
+            checked: list[Any] = []
+            for s in spectra:
+                try:
+                    checked.append(_check_spectrum(s))
+                except Exception as exc:  # noqa: BLE001 - reported in the slot
+                    checked.append(exc)
+            return self._fit_many_jax(checked)
+        out: list[FitResult | Exception] = []
+        with _single_thread():
+            return self._fit_many_numpy(spectra)
+
+    def _fit_many_numpy(self, spectra: Sequence[Spectrum]) -> list[FitResult | Exception]:
+        out: list[FitResult | Exception] = []
+        for s in spectra:
+            try:
+                out.append(self.fit(s))
+            except Exception as exc:  # noqa: BLE001 - one bad spectrum must not stop the batch
+                if not isinstance(exc, FitError):
+                    wrapped = FitError(f"{getattr(s, 'source', None) or 'spectrum'}: {exc}")
+                    wrapped.__cause__ = exc
+                    exc = wrapped
+                logger.warning("%s", exc)
+                out.append(exc)
+        return out
+
+    def _fit_many_jax(self, spectra: Sequence[Any]) -> list[FitResult | Exception]:
+        from pmlmrs.fit._jax import fit_many_jax
+
+        with _single_thread():
+            return fit_many_jax(self, spectra)
+
+
+def _covariance(jac: NDArray, sigma: float) -> NDArray[np.float64]:
+    """``sigma^2 (J'J)^-1`` with column scaling; columns without information get infinite variance."""
+    norms = np.linalg.norm(jac, axis=0)
+    live = norms > 1e-12 * max(float(norms.max(initial=0.0)), 1e-300)
+    js = jac[:, live] / norms[live]
+    fisher = js.T @ js
+    try:
+        cov_s = np.linalg.inv(fisher)
+        if not np.all(np.isfinite(cov_s)):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        cov_s = np.linalg.pinv(fisher, rcond=1e-13)
+    out = np.zeros((jac.shape[1], jac.shape[1]))
+    li = np.flatnonzero(live)
+    out[np.ix_(li, li)] = cov_s / np.outer(norms[live], norms[live]) * sigma ** 2
+    dead = np.flatnonzero(~live)
+    out[dead, dead] = np.inf
+    return out
+
+
+def _voigt_fwhm(lorentz_hz: float, gauss_hz: float) -> float:
+    """FWHM of a Voigt line (Olivero & Longbothum 1977 approximation, 0.02 % accurate)."""
+    fl, fg = float(lorentz_hz), float(gauss_hz)
+    return 0.5346 * fl + float(np.sqrt(0.2166 * fl ** 2 + fg ** 2))
+
+
+# ------------------------------------------------------------------------------------------------
+# functional API
+# ------------------------------------------------------------------------------------------------
+def fit_spectrum(spectrum: Spectrum, basis: Basis, options: FitOptions | None = None) -> FitResult:
+    """Fit one spectrum with a basis: ``LinearCombinationModel(basis, options).fit(spectrum)``."""
+    return LinearCombinationModel(basis, options).fit(spectrum)
+
+
+def _worker_init() -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        pass
+
+
+def _fit_chunk(args: tuple) -> list:
+    basis, options, spectra = args
+    res = LinearCombinationModel(basis, options).fit_many(spectra)
+    for r in res:
+        if isinstance(r, FitResult):
+            object.__setattr__(r, "model", None)
+    return res
+
+
+def fit_batch(spectra: Sequence[Spectrum], basis: Basis, options: FitOptions | None = None, *,
+              workers: int = 1) -> list[FitResult | Exception]:
+    """Fit many spectra with one basis; one slot per spectrum, a bad spectrum gives its exception.
+
+    The model is prepared once per data grid and shared. With ``backend="jax"`` all spectra on one
+    grid are fitted together (jit + vmap). ``workers > 1`` splits the list over processes, each with
+    single-threaded BLAS (threadpoolctl); results then carry ``model=None``.
+
+    Parameters
+    ----------
+    spectra : sequence of Spectrum
+    basis : Basis
+    options : FitOptions, optional
+    workers : int
+
+    Returns
+    -------
+    list of FitResult or Exception
+    """
+    spectra = list(spectra)
+    options = options if options is not None else FitOptions()
+    if workers <= 1 or len(spectra) < 2:
+        return LinearCombinationModel(basis, options).fit_many(spectra)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = min(int(workers), len(spectra))
+    chunks = [spectra[i::n] for i in range(n)]
+    # fork is fast and works from any script, but must not copy a process running JAX's threads:
+    # then forkserver (POSIX) or spawn (the caller's script needs the ``if __name__ == "__main__"`` guard)
+    import sys
+
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and "jax" not in sys.modules:
+        method = "fork"
+    else:
+        method = "forkserver" if "forkserver" in methods else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=n, initializer=_worker_init, mp_context=ctx) as pool:
+        parts = list(pool.map(_fit_chunk, [(basis, options, c) for c in chunks]))
+    out: list[Any] = [None] * len(spectra)
+    for i, part in enumerate(parts):
+        out[i::n] = part
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# water reference
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WaterFit:
+    """A single Voigt line fitted to an unsuppressed water FID.
+
+    Attributes
+    ----------
+    area : float
+        Amplitude of the fitted line at t = 0 (FID units: comparable with metabolite amplitude x
+        basis FID amplitude; the spectral area is ``area * n_points``).
+    fwhm_hz : float
+        Voigt FWHM.
+    frequency_hz, ppm : float
+        Line position.
+    phase_deg, lorentz_hz, gauss_hz : float
+    integral : float
+        ``|FID[0]|`` of the data (all signal, model-free), for comparison.
+    converged : bool
+    """
+
+    area: float
+    fwhm_hz: float
+    frequency_hz: float
+    ppm: float
+    phase_deg: float
+    lorentz_hz: float
+    gauss_hz: float
+    integral: float
+    converged: bool
+
+
+def fit_water(water: Spectrum, *, n_points: int | None = None) -> WaterFit:
+    """Fit one Voigt line to an unsuppressed water FID in the time domain.
+
+    Several FIDs (averages, coils) are averaged first. The fit uses the first ``n_points`` points
+    (default: all, at most 2048).
+    """
+    if not isinstance(water, Spectrum):
+        raise FitError(f"expected a Spectrum for the water reference, got {type(water).__name__}")
+    d = water.data.reshape(-1, water.n_points).mean(axis=0)
+    if not np.all(np.isfinite(d)) or not np.any(d != 0):
+        raise FitError(f"{water.source or 'water reference'}: data are NaN/inf or all zero")
+    from scipy.optimize import least_squares
+
+    n = min(water.n_points, n_points or 2048)
+    t = water.time_axis[:n]
+    y = d[:n]
+    spec = np.abs(axes.fid_to_spectrum(d))
+    f0 = float(water.hz_axis[int(np.argmax(spec))])
+    scale = float(np.max(np.abs(y)))
+
+    def model(p: NDArray) -> NDArray:
+        amp = (p[0] + 1j * p[1]) * scale
+        return amp * np.exp((2j * np.pi * p[2] - np.pi * p[3]) * t - GAUSS_C * p[4] ** 2 * t ** 2)
+
+    def resid(p: NDArray) -> NDArray:
+        r = (model(p) - y) / scale
+        return np.concatenate([r.real, r.imag])
+
+    a0 = y[0] / scale
+    res = least_squares(resid, [a0.real, a0.imag, f0, 3.0, 3.0],
+                        bounds=([-np.inf, -np.inf, f0 - 50, 0.0, 0.0], [np.inf, np.inf, f0 + 50, 200.0, 200.0]),
+                        x_scale=[1, 1, 1, 1, 1], method="trf")
+    p = res.x
+    amp = (p[0] + 1j * p[1]) * scale
+    fl, fg = float(p[3]), float(abs(p[4]))
+    return WaterFit(area=float(abs(amp)), fwhm_hz=_voigt_fwhm(fl, fg), frequency_hz=float(p[2]),
+                    ppm=float(water.hz_to_ppm(p[2])), phase_deg=float(np.rad2deg(np.angle(amp))),
+                    lorentz_hz=fl, gauss_hz=fg, integral=float(abs(d[0])), converged=bool(res.status > 0))

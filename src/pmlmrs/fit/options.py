@@ -1,0 +1,217 @@
+"""``FitOptions``: every choice the linear-combination fit makes, frozen and TOML-friendly."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pmlmrs.config import Options
+from pmlmrs.errors import ConfigError, check_option
+
+__all__ = ["FitOptions", "DEFAULT_GROUPS", "LCMODEL_RATIO_PRIORS"]
+
+#: LCModel's default soft constraints on the simulated components (LCModel source, ``CHRATO``
+#: defaults; manual Sec. 11.7): ``(numerator, denominator, ratio, sd)``, names joined by ``+``.
+LCMODEL_RATIO_PRIORS: tuple[tuple[str, str, float, float], ...] = (
+    ("Lip09", "Lip13a+Lip13b", 0.267, 0.1),
+    ("Lip20", "Lip13a+Lip13b", 0.15, 0.07),
+    ("MM20", "MM09", 1.5, 0.375),
+    ("MM12", "MM09", 0.3, 0.1),
+    ("MM14", "MM09", 0.75, 0.45),
+    ("MM17", "MM09", 0.375, 0.3),
+)
+
+#: Default groups: patterns of component names; anything unmatched is in ``"metabolites"``.
+DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {"lipids_mm": ("Lip*", "MM*")}
+
+
+def _pair(name: str, value: Any) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name!r} must be a pair of numbers (ppm), got {value!r}") from None
+    return (min(lo, hi), max(lo, hi))
+
+
+@dataclass(frozen=True)
+class FitOptions(Options):
+    """Options of :class:`~pmlmrs.fit.LinearCombinationModel`.
+
+    Attributes
+    ----------
+    ppm_range : (float, float)
+        Fit window, ppm.
+    lipids : bool
+        Add the simulated lipids Lip09, Lip13a, Lip13b, Lip20 (see :mod:`pmlmrs.basis.lipids`).
+    macromolecules : {"auto", "simulated", "none"} or bool
+        "auto": add simulated MM09, MM12, MM14, MM17, MM20 unless the basis has a measured
+        macromolecule spectrum (``Mac``, ``MM``, ``MMBL``); True = "simulated", False = "none".
+    extra_components : sequence of (name, ppm, fwhm_ppm, protons)
+        User-defined Gaussian components (a name may repeat: several lines of one component).
+    metabolites : sequence of str or None
+        Use only these basis metabolites (None: all).
+    baseline : {"spline", "polynomial", "none"}
+        Complex baseline: penalised cubic B-spline (P-spline), Legendre polynomial, or none.
+    baseline_knot_spacing_ppm : float
+        Knot spacing of the spline baseline.
+    baseline_smoothness : "auto" or float
+        Penalty weight on second differences of the spline coefficients, relative to the spline
+        Gram matrix; "auto" chooses it by AIC (effective dimension of the baseline counted) from
+        ``baseline_smoothness_grid``.
+    baseline_smoothness_grid : sequence of float
+    baseline_order : int
+        Degree of the polynomial baseline.
+    backend : {"numpy", "jax"}
+    jax_float64 : bool
+        Enable float64 in JAX (``jax_enable_x64``; a process-wide switch).
+    max_iterations : int
+        Iterations of the non-linear search; a fit that hits it is flagged ``converged=False``.
+    tolerance : float
+        Relative cost / step tolerance of the non-linear search.
+    noise_ppm_range : "auto" or (float, float)
+        Signal-free region for the noise SD; "auto" takes the quietest of several candidate regions
+        (-3..-1, -5..-3, 9..11, 11..13 ppm, those inside the spectral width).
+    groups : mapping of str to sequence of str
+        Group name -> fnmatch patterns of component names; each group has its own shift and
+        Lorentz/Gauss broadening. Unmatched components are in "metabolites".
+    shift_range_ppm : float
+        Bound of every group's shift around its starting value.
+    search_range_ppm : float
+        Range of the initial frequency search (cross-correlation with the basis).
+    max_lorentz_hz, max_gauss_hz : float
+        Upper bounds of the extra Lorentzian / Gaussian FWHM.
+    fit_phase1 : bool
+        Fit a first-order phase (deg/ppm about ``ppm_reference``); otherwise it is 0.
+    max_phase1_deg_per_ppm : float
+    ratio_priors : "auto", "lcmodel" or sequence of (numerator, denominator, ratio, sd)
+        Soft constraints ``numerator / denominator = ratio +- sd`` between components (names joined
+        by ``+``), added to the least-squares problem as prior rows
+        ``sigma (num - ratio den) / (sd den_ref)`` with ``den_ref`` from a first unconstrained solve.
+        "lcmodel": LCModel's defaults for Lip09/Lip20 vs Lip13 and MM12..MM20 vs MM09
+        (:data:`LCMODEL_RATIO_PRIORS`); they resolve the near-degeneracy of the simulated Lip09 and
+        MM09 (and Lip20/MM20), which share position and width. "auto" (default): the LCModel set
+        when simulated MM components are in the model, none otherwise (a measured MM spectrum
+        such as ``Mac`` does not have that degeneracy). Priors whose components are not all in the
+        model are skipped; ``()`` disables them.
+    """
+
+    ppm_range: tuple[float, float] = (0.2, 4.2)
+    lipids: bool = True
+    macromolecules: Any = "auto"
+    extra_components: tuple = ()
+    metabolites: tuple | None = None
+    baseline: str = "spline"
+    baseline_knot_spacing_ppm: float = 0.4
+    baseline_smoothness: Any = "auto"
+    baseline_smoothness_grid: tuple = (0.1, 1.0, 10.0, 100.0, 1000.0)
+    baseline_order: int = 2
+    backend: str = "numpy"
+    jax_float64: bool = True
+    max_iterations: int = 100
+    tolerance: float = 1e-8
+    noise_ppm_range: Any = "auto"
+    groups: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_GROUPS))
+    shift_range_ppm: float = 0.1
+    search_range_ppm: float = 0.3
+    max_lorentz_hz: float = 25.0
+    max_gauss_hz: float = 40.0
+    fit_phase1: bool = True
+    max_phase1_deg_per_ppm: float = 30.0
+    ratio_priors: Any = "auto"
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("ppm_range", _pair("ppm_range", self.ppm_range))
+        mm = self.macromolecules
+        if mm is True:
+            mm = "simulated"
+        elif mm is False or mm is None:
+            mm = "none"
+        set_("macromolecules", check_option("macromolecules", mm, ("auto", "simulated", "none")))
+        check_option("baseline", self.baseline, ("spline", "polynomial", "none"))
+        check_option("backend", self.backend, ("numpy", "jax"))
+        if self.baseline_smoothness != "auto":
+            try:
+                val = float(self.baseline_smoothness)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"'baseline_smoothness' must be 'auto' or a number >= 0, got {self.baseline_smoothness!r}"
+                ) from None
+            if val < 0:
+                raise ConfigError(f"'baseline_smoothness' must be >= 0, got {val}")
+            set_("baseline_smoothness", val)
+        if self.baseline_knot_spacing_ppm <= 0:
+            raise ConfigError(f"'baseline_knot_spacing_ppm' must be > 0, got {self.baseline_knot_spacing_ppm}")
+        if self.noise_ppm_range != "auto":
+            set_("noise_ppm_range", _pair("noise_ppm_range", self.noise_ppm_range))
+        extra = []
+        for item in self.extra_components or ():
+            if isinstance(item, Mapping):
+                item = (item["name"], item["ppm"], item["fwhm_ppm"], item.get("protons", 1.0))
+            try:
+                name, ppm, fwhm, prot = item
+                extra.append((str(name), float(ppm), float(fwhm), float(prot)))
+            except (TypeError, ValueError, KeyError):
+                raise ConfigError(
+                    f"extra component {item!r} must be (name, ppm, fwhm_ppm, protons)"
+                ) from None
+        set_("extra_components", tuple(extra))
+        if self.metabolites is not None:
+            set_("metabolites", tuple(str(m) for m in self.metabolites))
+        set_("baseline_smoothness_grid", tuple(float(v) for v in self.baseline_smoothness_grid))
+        groups = {}
+        for g, pats in dict(self.groups).items():
+            if isinstance(pats, str):
+                pats = (pats,)
+            groups[str(g)] = tuple(str(p) for p in pats)
+        set_("groups", groups)
+        if self.ratio_priors in ("lcmodel", "auto"):
+            pass
+        elif isinstance(self.ratio_priors, str):
+            raise ConfigError(
+                f"'ratio_priors' must be 'auto', 'lcmodel' or a list of (num, den, ratio, sd), got {self.ratio_priors!r}")
+        else:
+            pri = []
+            for item in self.ratio_priors or ():
+                try:
+                    num, den, ratio, sd = item
+                    pri.append((str(num), str(den), float(ratio), float(sd)))
+                except (TypeError, ValueError):
+                    raise ConfigError(f"ratio prior {item!r} must be (numerator, denominator, ratio, sd)") from None
+                if pri[-1][3] <= 0:
+                    raise ConfigError(f"ratio prior {item!r}: sd must be > 0")
+            set_("ratio_priors", tuple(pri))
+        if int(self.max_iterations) < 1:
+            raise ConfigError(f"'max_iterations' must be >= 1, got {self.max_iterations}")
+
+    def group_of(self, name: str) -> str:
+        """Group of a component name (first matching pattern wins; else ``"metabolites"``)."""
+        for g, pats in self.groups.items():
+            if any(fnmatch.fnmatchcase(name, p) for p in pats):
+                return g
+        return "metabolites"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/TOML-friendly dict (tuples become lists)."""
+        d = super().to_dict()
+        d["ppm_range"] = list(self.ppm_range)
+        d["extra_components"] = [list(e) for e in self.extra_components]
+        d["groups"] = {k: list(v) for k, v in self.groups.items()}
+        d["baseline_smoothness_grid"] = list(self.baseline_smoothness_grid)
+        if isinstance(self.noise_ppm_range, tuple):
+            d["noise_ppm_range"] = list(self.noise_ppm_range)
+        if self.metabolites is not None:
+            d["metabolites"] = list(self.metabolites)
+        if not isinstance(self.ratio_priors, str):
+            d["ratio_priors"] = [list(p) for p in self.ratio_priors]
+        return d
+
+    def resolved_ratio_priors(self, simulated_mm: bool = True) -> tuple[tuple[str, str, float, float], ...]:
+        """The ratio priors as tuples ("lcmodel" expanded; "auto" = "lcmodel" if *simulated_mm*)."""
+        if self.ratio_priors == "lcmodel" or (self.ratio_priors == "auto" and simulated_mm):
+            return LCMODEL_RATIO_PRIORS
+        if self.ratio_priors == "auto":
+            return ()
+        return tuple(self.ratio_priors)
