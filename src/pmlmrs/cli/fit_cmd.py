@@ -1,0 +1,306 @@
+"""``pmlmrs fit FILE... --basis BASIS -o OUTDIR``: fit spectra, quantify, QC, write the output contract.
+
+Writes ``OUTDIR/summary.tsv`` (one row per input, errors included), ``OUTDIR/<spectrum>/fit.json``
+and ``OUTDIR/<spectrum>/report.html`` (DESIGN.md). A file that cannot be read or fitted gets a
+row with its ``error`` message and the batch goes on; the exit status is then **1** (after every
+output is written, with a warning line naming the count), 0 when every input was fitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pmlmrs._logging import logger
+from pmlmrs.cli._common import app, console, err_console, handle_errors
+from pmlmrs.errors import (
+    ConfigError,
+    HeaderFieldError,
+    IncompatibleDataError,
+    PmlmrsError,
+    WriteError,
+    check_option,
+)
+
+__all__ = ["fit", "FitJob", "run_fit", "load_input", "check_compatible", "prepare"]
+
+#: Relative difference of spectrometer frequencies above which basis and data are different fields.
+FIELD_TOLERANCE = 0.02
+
+
+@dataclass
+class FitJob:
+    """One input of ``pmlmrs fit`` and what became of it."""
+
+    path: Path
+    name: str
+    water_path: Path | None = None
+    spectrum: Any = None
+    water: Any = None
+    result: Any = None
+    error: str = ""
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_kwargs(central_frequency: float | None, spectral_width: float | None,
+                 echo_time: float | None) -> dict[str, float]:
+    d = {"central_frequency": central_frequency, "spectral_width": spectral_width, "echo_time": echo_time}
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _basis_defaults(basis: Any) -> dict[str, float]:
+    d: dict[str, float] = {"central_frequency": basis.spectrometer_frequency, "spectral_width": basis.spectral_width}
+    if basis.echo_time is not None:
+        d["echo_time"] = basis.echo_time * 1e3
+    return d
+
+
+def load_input(path: Path, basis: Any, read_kwargs: dict[str, float]) -> Any:
+    """Load one file; header fields the file lacks come from the options, else from the basis.
+
+    A file with coil/dyn/... dims goes through :func:`pmlmrs.preprocess.preprocess` when the caller
+    asks (see :func:`prepare`); this function only reads.
+    """
+    from pmlmrs.io import load
+
+    try:
+        return load(path, **read_kwargs)
+    except HeaderFieldError as exc:
+        fallback = {**_basis_defaults(basis), **read_kwargs}
+        if fallback == read_kwargs:
+            raise
+        logger.info("%s: %s; taking the missing header values from the basis %s", path, exc.message,
+                    {k: v for k, v in fallback.items() if k not in read_kwargs})
+        try:
+            return load(path, **fallback)
+        except HeaderFieldError:
+            raise exc from None
+
+
+def check_compatible(spectrum: Any, basis: Any) -> None:
+    """IncompatibleDataError when basis and data differ in nucleus or field strength."""
+    src = spectrum.source or "spectrum"
+    if spectrum.header.nucleus != basis.nucleus:
+        raise IncompatibleDataError(
+            f"{src}: nucleus {spectrum.header.nucleus} but the basis {basis.source or ''} is for {basis.nucleus}"
+        )
+    f_data, f_basis = spectrum.spectrometer_frequency, basis.spectrometer_frequency
+    if abs(f_data - f_basis) / f_data > FIELD_TOLERANCE:
+        raise IncompatibleDataError(
+            f"{src}: spectrometer frequency {f_data:.3f} MHz but the basis {basis.source or ''} was made for "
+            f"{f_basis:.3f} MHz (a different field strength); use a basis simulated for this field "
+            "(pmlmrs basis simulate --frequency ...)"
+        )
+
+
+def _needs_reduction(s: Any) -> bool:
+    return s is not None and any(n > 1 for n in s.dim_sizes.values())
+
+
+def prepare(spectrum: Any, water: Any = None) -> tuple[Any, Any]:
+    """Reduce raw data to one FID each.
+
+    Metabolite data with coil/dyn/... dims go through :func:`pmlmrs.preprocess.preprocess` (with the
+    water reference, which it combines and averages alike). A water reference with dims beside an
+    already processed metabolite FID is only coil-combined and averaged (the full pipeline would
+    remove its water).
+    """
+    if _needs_reduction(spectrum):
+        try:
+            from pmlmrs.preprocess import preprocess
+        except ImportError:
+            raise ConfigError(
+                f"{spectrum.source}: has dims {spectrum.dim_sizes} (raw data) and pmlmrs.preprocess is not available; "
+                "run 'pmlmrs preprocess' first"
+            ) from None
+        logger.info("%s: raw data with dims %s: preprocessing", spectrum.source, spectrum.dim_sizes)
+        out = preprocess(spectrum, water=water)
+        spectrum, water = out.metab, getattr(out, "water", water)
+    elif _needs_reduction(water):
+        from pmlmrs.preprocess import average, coil_combine
+
+        w = water.squeeze()
+        if "coil" in w.dims and w.dim_sizes["coil"] > 1:
+            w = coil_combine(w)
+        for d in list(w.dims):
+            if d != "coil" and w.dim_sizes[d] > 1:
+                w = average(w, dim=d)
+        water = w
+    spectrum = spectrum.squeeze()
+    if water is not None:
+        water = water.squeeze()
+    if spectrum.data.ndim != 1:
+        raise ConfigError(f"{spectrum.source}: still has dims {spectrum.dims} after preprocessing; expected one FID")
+    if water is not None and water.data.ndim != 1:
+        raise ConfigError(f"{water.source}: water reference still has dims {water.dims}; expected one FID")
+    return spectrum, water
+
+
+def _unique_names(paths: Sequence[Path]) -> list[str]:
+    from pmlmrs.quant import spectrum_name
+
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for p in paths:
+        n = spectrum_name(p)
+        if n in seen:
+            seen[n] += 1
+            new = f"{n}-{seen[n]}"
+            logger.warning("two inputs are named %r: the second one's outputs go to %r", n, new)
+            n = new
+        else:
+            seen[n] = 1
+        names.append(n)
+    return names
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, PmlmrsError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Sequence[Path] = (),
+            read_kwargs: dict[str, float] | None = None, fit_options: Any = None, quant_options: Any = None,
+            qc_options: Any = None, voi: str | None = None, workers: int = 1, force: bool = False,
+            report: bool = True) -> list[FitJob]:
+    """The whole ``pmlmrs fit`` pipeline; returns one FitJob per input (``error`` set on failure).
+
+    Raises only for problems that stop the whole batch (outputs exist, basis unreadable, bad options).
+    """
+    from pmlmrs import fit as fitmod
+    from pmlmrs.basis import load_basis
+    from pmlmrs.qc import with_qc
+    from pmlmrs.quant import error_row, scale_to_water, summary_row, write_fit_json, write_summary_tsv
+    from pmlmrs.quant.outputs import fit_to_dict
+
+    read_kwargs = dict(read_kwargs or {})
+    files = [Path(f) for f in files]
+    water = [Path(w) for w in water]
+    if water and len(water) not in (1, len(files)):
+        raise ConfigError(f"--water given {len(water)} times for {len(files)} inputs: give it once (one reference "
+                          "for every input) or once per input, in the same order")
+    names = _unique_names(files)
+    summary = outdir / "summary.tsv"
+    if not force:
+        existing = [summary] + [outdir / n / f for n in names for f in ("fit.json", "report.html")]
+        existing = [p for p in existing if p.exists()]
+        if existing:
+            raise WriteError(f"exists ({len(existing)} output file(s) in all); use --force to overwrite", existing[0])
+    basis = load_basis(basis_path)
+    jobs = [FitJob(p, n, (water[i] if len(water) > 1 else water[0]) if water else None)
+            for i, (p, n) in enumerate(zip(files, names))]
+
+    for job in jobs:
+        try:
+            spec = load_input(job.path, basis, read_kwargs)
+            wat = load_input(job.water_path, basis, read_kwargs) if job.water_path is not None else None
+            spec, wat = prepare(spec, wat)
+            check_compatible(spec, basis)
+            job.spectrum, job.water = spec, wat
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            job.error = _message(exc)
+            logger.info("%s", job.error)
+
+    ok = [j for j in jobs if not j.error]
+    definitions = dict(getattr(quant_options, "combinations", None) or {}) or None
+    try:
+        results = fitmod.fit_batch([j.spectrum for j in ok], basis, fit_options, workers=workers) if ok else []
+    except PmlmrsError as exc:  # a problem of the whole batch (options vs basis, ...): every row gets it
+        results = [exc] * len(ok)
+    outdir.mkdir(parents=True, exist_ok=True)
+    extra_opts: dict[str, Any] = {}
+    if quant_options is not None:
+        extra_opts["quant"] = quant_options.to_dict()
+    if qc_options is not None:
+        extra_opts["qc"] = qc_options.to_dict()
+    extra_opts["cli"] = {"basis": str(basis_path), "read": read_kwargs, "voi": voi, "workers": workers}
+    for job, res in zip(ok, results):
+        try:
+            if isinstance(res, BaseException):
+                raise res
+            if job.water is not None:
+                res = scale_to_water(res, job.water, quant_options, basis=basis)
+            res = with_qc(res, voi=voi, water=job.water, options=qc_options, definitions=definitions)
+            job.result = res
+            job.row = summary_row(res, job.name, voi=voi, definitions=definitions)
+            doc = fit_to_dict(res, name=job.name, input_path=job.path, water_path=job.water_path,
+                              basis_path=basis_path, options=extra_opts, definitions=definitions)
+            d = outdir / job.name
+            d.mkdir(parents=True, exist_ok=True)
+            write_fit_json(res, d / "fit.json", force=True, doc=doc)
+            if report:
+                from pmlmrs.report.fit_report import write_fit_report
+
+                write_fit_report(res, d / "report.html", name=job.name, voi=voi, fit_doc=doc, force=True)
+        except Exception as exc:  # noqa: BLE001
+            job.error = _message(exc)
+            job.result = None
+            logger.info("%s", job.error)
+    for job in jobs:
+        if job.error:
+            job.row = error_row(job.name, job.error)
+    write_summary_tsv([j.row for j in jobs], summary, force=True)
+    return jobs
+
+
+@app.command()
+@handle_errors
+def fit(
+    files: list[Path] = typer.Argument(..., help="Spectra to fit (any supported format; raw data is preprocessed)."),
+    basis: Path = typer.Option(..., "--basis", "-b", help="Basis set: LCModel .BASIS, folder of .RAW/.txt, FSL-MRS JSON."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder (summary.tsv, <spectrum>/fit.json, report.html)."),
+    water: list[Path] = typer.Option(None, "--water", help="Water reference for water scaling to mM: once for all inputs, "
+                                     "or once per input in the same order."),
+    central_frequency: float | None = typer.Option(None, "--central-frequency", help="MHz, for files without it."),
+    spectral_width: float | None = typer.Option(None, "--spectral-width", help="Hz, for files without it."),
+    echo_time: float | None = typer.Option(None, "--echo-time", help="ms, for files without it."),
+    backend: str = typer.Option("numpy", "--backend", help="Fitting backend: numpy or jax."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel worker processes."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
+    no_lipids: bool = typer.Option(False, "--no-lipids", help="Fit without the simulated lipid components."),
+    ppm_range: tuple[float, float] | None = typer.Option(None, "--ppm-range", help="Fit window LO HI, ppm."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+    voi: str | None = typer.Option(None, "--voi", help="Voxel type for QC: lesion or nawm."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file with option tables named fit, quant and qc."),
+) -> None:
+    """Fit spectra with a basis set and write summary.tsv, fit.json and report.html per spectrum.
+
+    Exit status 1 when any input failed (its row in summary.tsv has the error; the others are written).
+    """
+    from pmlmrs.fit import FitOptions
+    from pmlmrs.qc import QCOptions
+    from pmlmrs.quant import QuantOptions
+
+    check_option("backend", backend, ("numpy", "jax"))
+    if voi is not None:
+        check_option("voi", voi, ("lesion", "nawm"))
+    fit_opts = FitOptions.from_toml(config, "fit") if config else FitOptions()
+    quant_opts = QuantOptions.from_toml(config, "quant") if config else QuantOptions()
+    qc_opts = QCOptions.from_toml(config, "qc") if config else QCOptions()
+    changes: dict[str, Any] = {"backend": backend}
+    if no_lipids:
+        changes["lipids"] = False
+    if ppm_range is not None and all(v is not None for v in ppm_range):
+        changes["ppm_range"] = tuple(ppm_range)
+    fit_opts = fit_opts.replace(**changes)
+    if echo_time is not None and quant_opts.echo_time is None:
+        quant_opts = quant_opts.replace(echo_time=echo_time)
+    jobs = run_fit(files, basis, output, water=water or (), read_kwargs=_read_kwargs(central_frequency, spectral_width,
+                   echo_time), fit_options=fit_opts, quant_options=quant_opts, qc_options=qc_opts, voi=voi,
+                   workers=workers, force=force, report=not no_report)
+    failed = [j for j in jobs if j.error]
+    flagged = [j for j in jobs if not j.error and not j.row.get("qc_pass", False)]
+    console.print(f"fitted {len(jobs) - len(failed)} of {len(jobs)} spectra -> {output / 'summary.tsv'}"
+                  + (f"; {len(flagged)} failed QC" if flagged else ""), markup=False, highlight=False)
+    if failed:
+        err_console.print(f"warning: {len(failed)} of {len(jobs)} inputs could not be processed "
+                          f"(see the error column of {output / 'summary.tsv'}): "
+                          + "; ".join(f"{j.name}: {j.error}" for j in failed[:3])
+                          + (" ..." if len(failed) > 3 else ""), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+

@@ -1,0 +1,349 @@
+"""The output files of ``pmlmrs fit`` (DESIGN.md contract): ``summary.tsv`` rows and ``fit.json``.
+
+``summary.tsv`` columns, in order: ``spectrum``; for every fitted component then every combination
+``NAME`` (basis units, mM when water-scaled) and ``NAME_crlb`` (%); the ratios (``tNAA_tCr`` ...)
+each followed by ``RATIO_sd`` (absolute SD, delta method; an extension of the contract); ``snr``,
+``fwhm_ppm``, ``fit_quality``, ``qc_pass``, ``error``. Missing values are ``n/a`` (BIDS), an
+infinite CRLB (zero amplitude) is ``inf``, booleans are ``true``/``false``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pmlmrs.errors import WriteError
+from pmlmrs.quant.combine import RATIOS, combinations, ratios
+
+__all__ = [
+    "QC_COLUMNS",
+    "spectrum_name",
+    "file_sha256",
+    "summary_row",
+    "error_row",
+    "summary_columns",
+    "write_summary_tsv",
+    "read_summary_tsv",
+    "fit_to_dict",
+    "write_fit_json",
+    "read_fit_json",
+    "to_jsonable",
+]
+
+#: The QC columns that close every summary row, before ``error``.
+QC_COLUMNS: tuple[str, ...] = ("snr", "fwhm_ppm", "fit_quality", "qc_pass")
+
+_DOUBLE_EXT = (".nii.gz", ".nii", ".tar.gz")
+
+
+def spectrum_name(path: str | os.PathLike) -> str:
+    """Input file name without its extension (``.nii.gz`` counts as one)."""
+    name = Path(path).name
+    low = name.lower()
+    for ext in _DOUBLE_EXT:
+        if low.endswith(ext) and len(name) > len(ext):
+            return name[: -len(ext)]
+    stem, dot, _ = name.rpartition(".")
+    return stem if dot and stem else name
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def _qc_items(result: Any, voi: str | None) -> tuple[Any, ...]:
+    if result.qc:
+        return tuple(result.qc)
+    from pmlmrs.qc import assess
+
+    return assess(result, voi=voi)
+
+
+def summary_row(result: Any, name: str, *, voi: str | None = None,
+                definitions: Mapping[str, Sequence[str]] | None = None,
+                ratio_names: Sequence[str] = RATIOS) -> dict[str, Any]:
+    """One ``summary.tsv`` row (an ordered dict of Python values) for a fit.
+
+    Parameters
+    ----------
+    result : FitResult
+        QC items are taken from ``result.qc``; when empty :func:`pmlmrs.qc.assess` runs with *voi*.
+    name : str
+        The ``spectrum`` column (see :func:`spectrum_name`).
+    voi : {"lesion", "nawm"} or None
+    definitions : mapping, optional
+        Extra/replacement combinations (see :func:`pmlmrs.quant.combinations`).
+    ratio_names : sequence of str
+    """
+    from pmlmrs.qc import fit_quality, fwhm_fit_ppm, fwhm_ppm, qc_pass, snr
+
+    row: dict[str, Any] = {"spectrum": name}
+    for i, n in enumerate(result.names):
+        row[n] = float(result.amplitudes[i])
+        row[f"{n}_crlb"] = result.crlb_percent(n)
+    for n, m in combinations(result, definitions).items():
+        row[n] = m.value
+        row[f"{n}_crlb"] = m.crlb_percent
+    for n, m in ratios(result, ratio_names, definitions).items():
+        row[n] = m.value
+        row[f"{n}_sd"] = m.sd
+    fw = fwhm_ppm(result)
+    if not math.isfinite(fw):
+        fw = fwhm_fit_ppm(result)
+    row["snr"] = snr(result)
+    row["fwhm_ppm"] = fw
+    row["fit_quality"] = fit_quality(result)
+    row["qc_pass"] = qc_pass(_qc_items(result, voi))
+    row["error"] = ""
+    return row
+
+
+def error_row(name: str, message: str) -> dict[str, Any]:
+    """The row of an input that could not be processed: every measure n/a, ``qc_pass`` false."""
+    return {"spectrum": name, "qc_pass": False, "error": " ".join(str(message).split())}
+
+
+def summary_columns(rows: Iterable[Mapping[str, Any]],
+                    ratio_names: Sequence[str] = RATIOS) -> list[str]:
+    """Union of the columns of *rows*: ``spectrum``, measures in first-seen order, ratios, QC, ``error``.
+
+    The ratio columns (and their ``_sd``) are always present so that every summary.tsv has them.
+    """
+    fixed_tail = [c for r in ratio_names for c in (r, f"{r}_sd")] + list(QC_COLUMNS) + ["error"]
+    tail = set(fixed_tail) | {"spectrum"}
+    middle: list[str] = []
+    seen: set[str] = set()
+    for r in rows:
+        for k in r:
+            if k not in tail and k not in seen:
+                seen.add(k)
+                middle.append(k)
+    return ["spectrum"] + middle + fixed_tail
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return "n/a"
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return format(f, ".6g")
+    s = str(v)
+    return " ".join(s.replace("\t", " ").split())
+
+
+def write_summary_tsv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, *, force: bool = False,
+                      ratio_names: Sequence[str] = RATIOS) -> Path:
+    """Write ``summary.tsv`` (tab-separated, header line, ``n/a`` for missing values).
+
+    Raises WriteError when *path* exists and *force* is false.
+    """
+    p = Path(path)
+    if p.exists() and not force:
+        raise WriteError("exists; use --force (force=True) to overwrite", p)
+    cols = summary_columns(rows, ratio_names)
+    lines = ["\t".join(cols)]
+    for r in rows:
+        lines.append("\t".join(_cell(r.get(c)) for c in cols))
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise WriteError(f"cannot write: {exc}", p) from exc
+    return p
+
+
+def read_summary_tsv(path: str | os.PathLike) -> Any:
+    """``summary.tsv`` as a pandas DataFrame (``n/a`` → NaN, ``qc_pass`` boolean, ``error`` string)."""
+    import pandas as pd
+
+    df = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False, dtype={"spectrum": str})
+    if "qc_pass" in df:
+        df["qc_pass"] = df["qc_pass"].map({"true": True, "false": False, True: True, False: False})
+    if "error" in df:
+        df["error"] = df["error"].fillna("").astype(str)
+    return df
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types: arrays → lists, NaN/inf → None, complex → [re, im], dataclasses → dicts."""
+    import dataclasses
+
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        if hasattr(obj, "to_dict"):
+            return to_jsonable(obj.to_dict())
+        return to_jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, (complex, np.complexfloating)):
+        return [to_jsonable(obj.real), to_jsonable(obj.imag)]
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return str(obj)
+
+
+def _measure_dict(m: Any) -> dict[str, Any]:
+    return {"value": m.value, "sd": m.sd, "crlb_percent": m.crlb_percent, "members": list(m.members)}
+
+
+def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.PathLike | None = None,
+                water_path: str | os.PathLike | None = None, basis_path: str | os.PathLike | None = None,
+                voi: str | None = None, options: Mapping[str, Any] | None = None,
+                definitions: Mapping[str, Sequence[str]] | None = None,
+                include_spectra: bool = False) -> dict[str, Any]:
+    """Everything ``fit.json`` holds, as a JSON-ready dict.
+
+    Keys: ``schema``, ``spectrum``, ``units``, ``components`` (name, group, amplitude, crlb_sd,
+    crlb_percent), ``amplitudes``, ``crlb_percent``, ``covariance``, ``combinations``, ``ratios``,
+    ``concentration_scale``, ``parameters`` (the non-linear fit parameters), ``fit`` (convergence,
+    noise, SNR, FWHM, fit quality), ``qc`` (items), ``qc_pass``, ``header``, ``provenance``
+    (software, version, time, options, inputs with SHA-256, processing steps); with
+    *include_spectra* also ``spectra`` (ppm, data, fit, baseline, residual real parts).
+
+    Parameters
+    ----------
+    result : FitResult
+    name : str, optional
+        Defaults to the spectrum's source file name without extension.
+    input_path, water_path, basis_path : path, optional
+        Hashed (SHA-256) into the provenance when they are files.
+    voi : str, optional
+        Used when QC has not been run yet.
+    options : mapping, optional
+        Further options to record (e.g. ``{"quant": QuantOptions().to_dict(), "qc": ...}``).
+    """
+    from pmlmrs import __version__
+    from pmlmrs.qc import fit_quality, fwhm_fit_ppm, fwhm_ppm, items_from, lipid_signal, qc_pass, snr
+
+    spec = result.spectrum
+    if name is None:
+        name = spectrum_name(spec.source) if spec.source else "spectrum"
+    qc_items = items_from(_qc_items(result, voi))
+
+    def _file(p: Any) -> dict[str, Any] | None:
+        if p is None:
+            return None
+        pp = Path(p)
+        return {"path": str(pp), "sha256": file_sha256(pp) if pp.is_file() else None}
+
+    inputs = {"spectrum": _file(input_path if input_path is not None else spec.source)}
+    if water_path is not None:
+        inputs["water"] = _file(water_path)
+    if basis_path is not None:
+        inputs["basis"] = _file(basis_path)
+
+    components = [
+        {"name": n, "group": g, "amplitude": float(a), "crlb_sd": float(c), "crlb_percent": result.crlb_percent(n)}
+        for n, g, a, c in zip(result.names, result.groups, result.amplitudes, result.crlb)
+    ]
+    steps = [s.to_nifti_mrs() for s in tuple(spec.provenance) + tuple(result.provenance)]
+    opts: dict[str, Any] = {"fit": dict(result.options)}
+    if options:
+        opts.update(options)
+    out: dict[str, Any] = {
+        "schema": "pmlmrs.fit/1",
+        "spectrum": name,
+        "units": "mM" if result.concentration_scale is not None else "basis units",
+        "concentration_scale": result.concentration_scale,
+        "components": components,
+        "amplitudes": {n: float(a) for n, a in zip(result.names, result.amplitudes)},
+        "crlb_percent": {n: result.crlb_percent(n) for n in result.names},
+        "covariance": np.asarray(result.covariance),
+        "combinations": {k: _measure_dict(m) for k, m in combinations(result, definitions).items()},
+        "ratios": {k: {"value": m.value, "sd": m.sd} for k, m in ratios(result, RATIOS, definitions).items()},
+        "parameters": dict(result.params),
+        "fit": {
+            "converged": bool(result.converged),
+            "message": result.message,
+            "n_iterations": int(result.n_iterations),
+            "noise_sd": float(result.noise_sd),
+            "ppm_window": [float(result.ppm[0]), float(result.ppm[-1])] if len(result.ppm) else None,
+            "snr": snr(result),
+            "fwhm_ppm": fwhm_ppm(result),
+            "fwhm_fit_ppm": fwhm_fit_ppm(result),
+            "fit_quality": fit_quality(result),
+            "lipid_signal": lipid_signal(result),
+        },
+        "qc": [it.to_dict() for it in qc_items],
+        "qc_pass": qc_pass(qc_items),
+        "header": spec.header.to_dict(),
+        "provenance": {
+            "software": "pmlmrs",
+            "version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "options": opts,
+            "inputs": inputs,
+            "steps": steps,
+        },
+    }
+    if include_spectra:
+        out["spectra"] = {
+            "ppm": np.asarray(result.ppm),
+            "data": np.real(result.data),
+            "fit": np.real(result.fit),
+            "baseline": np.real(result.baseline),
+            "residual": np.real(result.residual),
+        }
+    return to_jsonable(out)
+
+
+def write_fit_json(result: Any, path: str | os.PathLike, *, force: bool = True,
+                   doc: Mapping[str, Any] | None = None, **kwargs: Any) -> Path:
+    """Write :func:`fit_to_dict` to *path* (indented JSON, NaN written as null).
+
+    ``force=False`` raises WriteError when the file exists; *doc* reuses a :func:`fit_to_dict`
+    output (then *kwargs* are ignored).
+    """
+    p = Path(path)
+    if p.exists() and not force:
+        raise WriteError("exists; use --force (force=True) to overwrite", p)
+    if doc is None:
+        doc = fit_to_dict(result, **kwargs)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise WriteError(f"cannot write: {exc}", p) from exc
+    return p
+
+
+def read_fit_json(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a ``fit.json`` back as a dict."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)

@@ -1,0 +1,179 @@
+"""``pmlmrs fit``: outputs (summary.tsv, fit.json, report.html), error rows, --force, water scaling, basis checks.
+
+Data: synthetic spectra with known truth made from the bundled ISMRM-2016 basis (no ../shared needed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pmlmrs.basis import bundled_basis, save_basis
+from pmlmrs.cli._common import state
+from pmlmrs.cli.main import app
+from pmlmrs.core import Header, Spectrum
+from pmlmrs.fit.synthetic import synthesize
+from pmlmrs.io import save
+from pmlmrs.quant import PURE_WATER_MM, file_sha256, read_summary_tsv
+
+runner = CliRunner()
+#: concentrations (mM) of the synthetic white-matter spectrum
+TRUTH = {"NAA": 8.0, "NAAG": 1.5, "Cr": 3.5, "PCr": 2.5, "GPC": 1.2, "PCho": 0.5, "Ins": 4.0, "Glu": 6.0,
+         "Gln": 2.0, "GSH": 1.0, "Tau": 1.0, "Mac": 1.0}
+R_MET = math.exp(-30 / 160)  # QuantOptions default metabolite T2 160 ms at TE 30 ms
+W_EFF = 0.65 * PURE_WATER_MM * math.exp(-30 / 80)  # default: white matter, water T2 80 ms
+
+
+@pytest.fixture(autouse=True)
+def _reset_debug() -> None:
+    state["debug"] = False
+    yield
+    state["debug"] = False
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("fitcmd")
+    basis = bundled_basis()
+    basis_dir = save_basis(basis, d / "basis")
+    rng = np.random.default_rng(20170454)
+    out = {"basis": basis_dir}
+    amps = {k: v * R_MET for k, v in TRUTH.items()}  # the signal of these concentrations, per proton = 1
+    for i in (1, 2):
+        spec, _ = synthesize(basis, amps, snr=60.0, rng=rng, phase0_deg=10.0 * i)
+        out[f"svs{i}"] = save(spec.replace(source=None), d / f"svs{i}.nii.gz")
+    # water reference: 2 protons x attenuated water concentration, 5 Hz Lorentzian
+    t = np.arange(basis.n_points) * basis.dwell_time
+    hdr = Header(basis.spectrometer_frequency, basis.dwell_time, echo_time=0.030)
+    water = Spectrum(2 * W_EFF * np.exp(-np.pi * 5.0 * t), hdr)
+    out["water"] = save(water, d / "svs_ref.nii.gz")
+    bad = d / "broken.nii.gz"
+    bad.write_bytes(b"this is not a NIfTI file")
+    out["bad"] = bad
+    seven_t = Spectrum(spec.data, spec.header.replace(spectrometer_frequency=297.2, field_strength=None))
+    out["7T"] = save(seven_t, d / "seven_tesla.nii.gz")
+    out["zeros"] = save(Spectrum(np.zeros_like(spec.data), spec.header), d / "zeros.nii.gz")
+    return out
+
+
+def _fit(args: list[str]):
+    return runner.invoke(app, ["fit", *[str(a) for a in args]])
+
+
+def test_fit_outputs_and_error_row(files, tmp_path):
+    outdir = tmp_path / "out"
+    res = _fit([files["svs1"], files["bad"], files["svs2"], files["7T"], files["zeros"], "--basis", files["basis"],
+                "-o", outdir])
+    assert res.exit_code == 1, res.output  # some inputs failed: documented exit status 1
+    assert "2 of 5" in res.stdout and "warning" in res.stderr
+    df = read_summary_tsv(outdir / "summary.tsv")
+    assert list(df["spectrum"]) == ["svs1", "broken", "svs2", "seven_tesla", "zeros"]
+    assert "all zero" in df.loc[4, "error"]  # a fit-stage error: its row, the others written
+    df = df.iloc[[0, 2, 1, 3]].reset_index(drop=True)
+    assert list(df.columns[:1]) == ["spectrum"] and df.columns[-1] == "error"
+    for col in ("NAA", "NAA_crlb", "tNAA", "tNAA_crlb", "tCr", "tCho", "Glx", "tNAA_tCr", "tCho_tCr", "tNAA_tCho",
+                "Ins_tCr", "Glx_tCr", "Lip_tCr", "Lip09_tCr", "Lip13_tCr", "snr", "fwhm_ppm", "fit_quality", "qc_pass"):
+        assert col in df.columns, col
+    good = df.iloc[:2]
+    assert (good["error"] == "").all() and good["qc_pass"].all()
+    truth_ratio = (TRUTH["NAA"] + TRUTH["NAAG"]) / (TRUTH["Cr"] + TRUTH["PCr"])
+    np.testing.assert_allclose(good["tNAA_tCr"], truth_ratio, rtol=0.05)
+    np.testing.assert_allclose(good["tCho_tCr"], (1.2 + 0.5) / 6.0, rtol=0.08)
+    np.testing.assert_allclose(good["snr"], 60.0, rtol=0.25)
+    assert df.loc[2, "error"] and not df.loc[2, "qc_pass"] and math.isnan(df.loc[2, "tNAA"])
+    assert "297" in df.loc[3, "error"] and "field" in df.loc[3, "error"]
+    for name in ("svs1", "svs2"):
+        doc = json.loads((outdir / name / "fit.json").read_text())
+        assert doc["spectrum"] == name and doc["units"] == "basis units"
+        assert doc["provenance"]["inputs"]["spectrum"]["sha256"] == file_sha256(files[name])
+        assert doc["provenance"]["version"] and doc["provenance"]["options"]["fit"]["backend"] == "numpy"
+        assert {q["name"] for q in doc["qc"]} >= {"snr", "linewidth", "crlb"}
+        html = (outdir / name / "report.html").read_text()
+        assert "<svg" in html and "Quality control" in html
+    assert not (outdir / "broken").exists()
+
+
+def test_refuses_existing_outputs_without_force(files, tmp_path):
+    outdir = tmp_path / "out"
+    args = [files["svs1"], "--basis", files["basis"], "-o", outdir, "--no-report"]
+    assert _fit(args).exit_code == 0
+    assert not (outdir / "svs1" / "report.html").exists()
+    before = (outdir / "summary.tsv").read_text()
+    res = _fit(args)
+    assert res.exit_code == 1 and "--force" in res.stderr and "summary.tsv" in res.stderr
+    assert (outdir / "summary.tsv").read_text() == before
+    res = _fit(args + ["--force", "--ppm-range", "0.5", "4.0", "--no-lipids"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((outdir / "svs1" / "fit.json").read_text())
+    assert doc["provenance"]["options"]["fit"]["ppm_range"] == [0.5, 4.0]
+    assert doc["provenance"]["options"]["fit"]["lipids"] is False
+    assert not any(c["name"].startswith("Lip") for c in doc["components"])
+
+
+def test_water_scaling_to_mm(files, tmp_path):
+    outdir = tmp_path / "out"
+    res = _fit([files["svs1"], "--basis", files["basis"], "--water", files["water"], "-o", outdir, "--voi", "nawm"])
+    assert res.exit_code == 0, res.output
+    df = read_summary_tsv(outdir / "summary.tsv")
+    # known concentrations back within 5 % (tNAA, tCr: well determined at SNR 60)
+    assert df.loc[0, "tNAA"] == pytest.approx(TRUTH["NAA"] + TRUTH["NAAG"], rel=0.05)
+    assert df.loc[0, "tCr"] == pytest.approx(TRUTH["Cr"] + TRUTH["PCr"], rel=0.05)
+    doc = json.loads((outdir / "svs1" / "fit.json").read_text())
+    assert doc["units"] == "mM" and doc["concentration_scale"] > 0
+    assert doc["provenance"]["inputs"]["water"]["sha256"] == file_sha256(files["water"])
+    assert "plausibility" in {q["name"] for q in doc["qc"]}
+
+
+def test_bad_usage(files, tmp_path):
+    res = _fit([files["svs1"], "--basis", files["basis"], "-o", tmp_path / "o", "--backend", "torch"])
+    assert res.exit_code == 1 and "backend" in res.stderr
+    res = _fit([files["svs1"], files["svs2"], "--basis", files["basis"], "-o", tmp_path / "o",
+                "--water", files["water"], "--water", files["water"], "--water", files["water"]])
+    assert res.exit_code == 1 and "--water" in res.stderr
+    res = _fit([files["svs1"], "--basis", tmp_path / "no_such_basis", "-o", tmp_path / "o"])
+    assert res.exit_code == 1 and "no_such_basis" in res.stderr
+
+
+def test_raw_multicoil_data_is_preprocessed(files, tmp_path):
+    from pmlmrs.io import load
+
+    rng = np.random.default_rng(7)
+    svs = load(files["svs1"])
+    n_coils, n_dyn = 4, 8
+    sens = np.exp(1j * rng.uniform(-np.pi, np.pi, n_coils)) * rng.uniform(0.5, 1.0, n_coils)
+    noise_sd = np.abs(svs.data).max() * 0.02
+    raw = sens[:, None, None] * svs.data[None, None, :]
+    raw = raw + noise_sd * (rng.normal(size=raw.shape) + 1j * rng.normal(size=raw.shape))
+    raw_spec = Spectrum(raw, svs.header, dims=("coil", "dyn"))
+    raw_path = save(raw_spec, tmp_path / "raw_svs.nii.gz")
+    water = load(files["water"])
+    raw_water = Spectrum(sens[:, None, None] * water.data[None, None, :] * np.ones((1, 2, 1)), water.header,
+                         dims=("coil", "dyn"))
+    water_path = save(raw_water, tmp_path / "raw_ref.nii.gz")
+    outdir = tmp_path / "out"
+    res = _fit([raw_path, "--basis", files["basis"], "--water", water_path, "-o", outdir, "--no-report"])
+    assert res.exit_code == 0, res.output
+    df = read_summary_tsv(outdir / "summary.tsv")
+    assert df.loc[0, "spectrum"] == "raw_svs" and df.loc[0, "error"] == ""
+    truth_ratio = (TRUTH["NAA"] + TRUTH["NAAG"]) / (TRUTH["Cr"] + TRUTH["PCr"])
+    assert df.loc[0, "tNAA_tCr"] == pytest.approx(truth_ratio, rel=0.05)
+    doc = json.loads((outdir / "raw_svs" / "fit.json").read_text())
+    methods = [s["Method"] for s in doc["provenance"]["steps"]]
+    assert "coil_combine" in methods, methods
+
+
+def test_subprocess_smoke(files, tmp_path):
+    import subprocess
+    import sys
+
+    outdir = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "pmlmrs.cli.main", "fit", str(files["svs1"]), "--basis",
+                           str(files["basis"]), "-o", str(outdir), "--no-report"],
+                          capture_output=True, text=True, timeout=300, check=True)
+    assert "fitted 1 of 1" in proc.stdout
+    assert (outdir / "summary.tsv").read_text().startswith("spectrum\t")

@@ -1,0 +1,117 @@
+"""summary.tsv rows and fit.json: the DESIGN.md output contract."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from _synthetic import make_result
+from pmlmrs.errors import WriteError
+from pmlmrs.qc import QCItem
+from pmlmrs.quant import (
+    RATIOS,
+    error_row,
+    file_sha256,
+    read_fit_json,
+    read_summary_tsv,
+    scale_to_water,
+    spectrum_name,
+    summary_columns,
+    summary_row,
+    write_fit_json,
+    write_summary_tsv,
+)
+
+
+@pytest.mark.parametrize("path, name", [
+    ("/a/b/sub-01_svs.nii.gz", "sub-01_svs"), ("x/dataset1.RAW", "dataset1"), ("scan.SDAT", "scan"),
+    ("noext", "noext"), ("v.1.dat", "v.1"), ("/d/meas.nii", "meas"),
+])
+def test_spectrum_name(path, name):
+    assert spectrum_name(path) == name
+
+
+def test_summary_row_columns(rng):
+    r = make_result(rng)
+    row = summary_row(r, "dataset1")
+    assert list(row)[0] == "spectrum" and row["spectrum"] == "dataset1"
+    for n in r.names:
+        assert row[n] == pytest.approx(r.amplitude(n))
+        assert row[f"{n}_crlb"] == pytest.approx(r.crlb_percent(n))
+    for n in ("tNAA", "tCr", "tCho", "Glx", "Lip13", "Lip"):
+        assert f"{n}_crlb" in row
+    for n in RATIOS:
+        assert n in row and f"{n}_sd" in row
+    assert list(row)[-5:] == ["snr", "fwhm_ppm", "fit_quality", "qc_pass", "error"]
+    assert row["qc_pass"] is True and row["error"] == ""
+    assert row["fwhm_ppm"] == pytest.approx(6.0 / 123.2, rel=0.05)
+
+
+def test_qc_pass_from_attached_items(rng):
+    r = make_result(rng).replace(qc=(QCItem("fail", "linewidth", "too broad"),))
+    assert summary_row(r, "x")["qc_pass"] is False
+
+
+def test_write_and_read_summary(tmp_path, rng):
+    r1 = make_result(rng)
+    r2 = make_result(rng, names=("NAA", "Cr", "PCr", "GPC", "PCho", "Ins"))
+    rows = [summary_row(r1, "a"), error_row("bad", "dataset3.RAW: cannot\tread\nthis"), summary_row(r2, "c")]
+    p = write_summary_tsv(rows, tmp_path / "summary.tsv")
+    with pytest.raises(WriteError, match="--force"):
+        write_summary_tsv(rows, p)
+    write_summary_tsv(rows, p, force=True)
+    lines = p.read_text().splitlines()
+    header = lines[0].split("\t")
+    assert header == summary_columns(rows)
+    assert header[0] == "spectrum" and header[-1] == "error"
+    assert all(len(line.split("\t")) == len(header) for line in lines)
+    df = read_summary_tsv(p)
+    assert list(df["spectrum"]) == ["a", "bad", "c"]
+    assert list(df["qc_pass"]) == [True, False, True]
+    assert df.loc[1, "error"] == "dataset3.RAW: cannot read this"
+    assert math.isnan(df.loc[1, "tNAA_tCr"]) and math.isnan(df.loc[2, "Lip_tCr"])
+    assert df.loc[0, "NAA"] == pytest.approx(r1.amplitude("NAA"), rel=1e-5)
+    assert df.loc[2, "Glu"] != df.loc[2, "Glu"]  # n/a where the component was not fitted
+
+
+def test_fit_json(tmp_path, rng):
+    src = tmp_path / "dataset1.RAW"
+    src.write_bytes(b"not really raw data")
+    r = scale_to_water(make_result(rng), 2.0e5)
+    p = write_fit_json(r, tmp_path / "dataset1" / "fit.json", name="dataset1", input_path=src,
+                       options={"quant": {"gm_fraction": 0.0}})
+    doc = read_fit_json(p)
+    assert doc["spectrum"] == "dataset1"
+    assert doc["units"] == "mM" and doc["concentration_scale"] == pytest.approx(r.concentration_scale)
+    assert doc["amplitudes"]["NAA"] == pytest.approx(r.amplitude("NAA"))
+    assert doc["crlb_percent"]["Cr"] == pytest.approx(r.crlb_percent("Cr"))
+    assert np.asarray(doc["covariance"]).shape == (len(r.names), len(r.names))
+    assert doc["combinations"]["tNAA"]["members"] == ["NAA", "NAAG"]
+    assert set(doc["ratios"]) == set(RATIOS)
+    assert {it["name"] for it in doc["qc"]} >= {"convergence", "snr", "linewidth", "fit_quality", "crlb"}
+    prov = doc["provenance"]
+    assert prov["software"] == "pmlmrs" and prov["version"]
+    assert prov["inputs"]["spectrum"]["sha256"] == file_sha256(src)
+    assert prov["options"]["fit"]["backend"] == "numpy" and prov["options"]["quant"] == {"gm_fraction": 0.0}
+    assert any(s["Method"] == "water_scaling" for s in prov["steps"])
+    assert doc["parameters"]["lorentz_hz"]["metabolites"] == 6.0
+    json.dumps(doc, allow_nan=False)  # strict JSON: no NaN/inf
+    with pytest.raises(WriteError):
+        write_fit_json(r, p, force=False)
+
+
+def test_configurable_lip_definition(rng):
+    from pmlmrs.errors import ConfigError
+    from pmlmrs.quant import QuantOptions
+
+    r = make_result(rng)
+    default = summary_row(r, "x")
+    only09 = summary_row(r, "x", definitions=QuantOptions(combinations={"Lip": ["Lip09"]}).combinations)
+    assert default["Lip"] == pytest.approx(r.amplitude("Lip09") + r.amplitude("Lip13a") + r.amplitude("Lip13b"))
+    assert only09["Lip"] == pytest.approx(r.amplitude("Lip09"))
+    assert only09["Lip_tCr"] == pytest.approx(only09["Lip09_tCr"])
+    with pytest.raises(ConfigError):
+        QuantOptions(combinations={"Lip": "Lip09"})

@@ -1,0 +1,93 @@
+"""The fit report: self-contained HTML with figure, metabolite table, ratios, QC and provenance."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quant"))
+from _synthetic import make_result  # noqa: E402
+
+from pmlmrs.errors import WriteError  # noqa: E402
+from pmlmrs.qc import QCItem, with_qc  # noqa: E402
+from pmlmrs.quant import scale_to_water  # noqa: E402
+from pmlmrs.report import Page, fit_figure, fit_figure_plotly, write_fit_report  # noqa: E402
+from pmlmrs.report._html import environment, fmt_number, mpl_png, mpl_svg, render  # noqa: E402
+
+EXTERNAL = re.compile(r"""<(script|img|link|iframe)[^>]+(src|href)\s*=\s*["']?(https?:)?//""", re.I)
+
+
+def _no_external(html: str) -> None:
+    assert not EXTERNAL.search(html), EXTERNAL.search(html).group(0)
+    assert "<link" not in html.lower()
+
+
+def test_fit_figure_axes(rng):
+    r = make_result(rng, noise_sd=50.0)
+    fig = fit_figure(r)
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo > hi  # ppm axis inverted: high ppm on the left
+    labels = {line.get_label() for line in ax.get_lines()}
+    assert {"data", "fit", "baseline", "residual"} <= labels
+    texts = {t.get_text() for t in ax.texts}
+    assert {"NAA", "Cr", "Ins"} <= texts  # components labelled
+    pfig = fit_figure_plotly(r)
+    assert pfig.layout.xaxis.autorange == "reversed"
+    assert {"data", "fit", "NAA"} <= {t.name for t in pfig.data}
+
+
+def test_write_fit_report_contents(tmp_path, rng):
+    r = with_qc(scale_to_water(make_result(rng, noise_sd=50.0), 1.0e5), voi="nawm")
+    src = tmp_path / "sub-01_svs.nii.gz"
+    src.write_bytes(b"x")
+    p = write_fit_report(r, tmp_path / "out" / "report.html", name="sub-01_svs", voi="nawm", input_path=src)
+    html = p.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<svg" in html  # inline figure
+    for text in ("sub-01_svs", "Metabolites", "CRLB", "tNAA/tCr", "Quality control", "plausibility",
+                 "Provenance", "water_scaling", "mM"):
+        assert text in html, text
+    assert r.names[0] in html
+    import hashlib
+    assert hashlib.sha256(b"x").hexdigest() in html
+    _no_external(html)
+    with pytest.raises(WriteError):
+        write_fit_report(r, p, force=False)
+
+
+def test_interactive_report_inlines_plotly_once(tmp_path, rng):
+    r = make_result(rng)
+    html = write_fit_report(r, tmp_path / "r.html", interactive=True).read_text(encoding="utf-8")
+    assert html.count("<script type=\"text/javascript\">") == 1  # the bundle, once, in <head>
+    assert "Plotly.newPlot" in html or "Plotly.react" in html
+    _no_external(html)
+
+
+def test_page_and_helpers(tmp_path, rng):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
+    assert str(mpl_svg(fig)).startswith("<svg")
+    fig2 = Figure()
+    fig2.add_subplot(1, 1, 1).plot([0, 1])
+    assert 'src="data:image/png;base64,' in str(mpl_png(fig2))
+    page = Page("base.html.jinja", title="T <&>")
+    out = page.write(tmp_path / "p.html")
+    text = out.read_text()
+    assert "T &lt;&amp;&gt;" in text  # autoescaped
+    assert "plotly" not in text.lower()
+    assert fmt_number(float("nan")) == "n/a" and fmt_number(np.inf) == "∞" and fmt_number(0.12345, ".2f") == "0.12"
+    assert "base.html.jinja" in environment().list_templates()
+    assert "pmlmrs" in render("base.html.jinja", title="x")
+
+
+def test_qc_levels_rendered(tmp_path, rng):
+    r = make_result(rng).replace(qc=(QCItem("fail", "linewidth", "FWHM 0.12 ppm", "reshim"),))
+    html = write_fit_report(r, tmp_path / "r.html").read_text()
+    assert 'class="name qc-fail"' in html and "reshim" in html and "nopass" in html
