@@ -6,6 +6,12 @@ from pmlmrs.cli._common import app
 
 # Each module registers its subcommands on ``app`` at import.
 from pmlmrs.cli import info_cmd  # noqa: E402,F401
+from pmlmrs.cli import fit_cmd  # noqa: F401
+from pmlmrs.cli import basis_cmd  # noqa: F401
+from pmlmrs.cli import run_cmd  # noqa: F401
+from pmlmrs.cli import demo_cmd  # noqa: F401
+from pmlmrs.cli import import_cmd  # noqa: F401
+from pmlmrs.cli import preprocess_cmd  # noqa: F401
 
 __all__ = ["app", "main"]
 

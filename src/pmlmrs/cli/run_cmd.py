@@ -1,0 +1,106 @@
+"""``pmlmrs run BIDS_DIR OUT_DIR [participant|group|all]``: the whole study, BIDS-App style."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pmlmrs.cli._common import app, console, err_console, handle_errors, state
+from pmlmrs.errors import ConfigError
+
+__all__ = ["run", "progress_bar", "print_summary", "Level"]
+
+
+class Level(str, enum.Enum):
+    """BIDS-App analysis level."""
+
+    participant = "participant"
+    group = "group"
+    all = "all"
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr; yields the ``progress(step, done, total)`` callback."""
+    if not enabled or not err_console.is_terminal:
+        yield lambda step, done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    labels = {"fit": "fitting exams", "reports": "writing reports"}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(labels.get(step, step), total=max(total, 1))
+            bar.update(tasks[step], completed=done, total=max(total, 1))
+
+        yield update
+
+
+def print_summary(res: Any, *, max_problems: int = 10) -> None:
+    """The end-of-run summary: counts, stages, problems, where the outputs are."""
+    console.print(f"[bold]pmlmrs run[/bold] ({res.level}): {res.n_patients} patients, {res.n_exams} exams, "
+                  f"{res.n_voxels} voxels; {res.n_fitted} fitted, {res.n_reused} unchanged (not refitted), "
+                  f"{res.n_failed} failed; {res.seconds:.1f} s", highlight=False, soft_wrap=True)
+    if res.stage_counts:
+        stages = ", ".join(f"{k} {v}" for k, v in sorted(res.stage_counts.items()))
+        console.print(f"stages: {stages}", highlight=False, soft_wrap=True)
+    errors = [p for p in res.problems if p.level == "error"]
+    warnings = [p for p in res.problems if p.level != "error"]
+    if res.problems:
+        console.print(f"{len(errors)} error(s) and {len(warnings)} warning(s) in the input "
+                      f"(all in {res.out_dir / 'group' / 'problems.tsv'}):", highlight=False, soft_wrap=True)
+        for p in (errors + warnings)[:max_problems]:
+            console.print(f"  {p.level}: {p.message}", markup=False, highlight=False, soft_wrap=True)
+        if len(res.problems) > max_problems:
+            console.print(f"  ... {len(res.problems) - max_problems} more", highlight=False, soft_wrap=True)
+    for m in res.missing:
+        console.print(f"not written: {m}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"database: {res.db_url}", markup=False, highlight=False, soft_wrap=True)
+    for key in ("voxels", "stage_stats", "correlations", "iris", "cohort_report"):
+        if key in res.files:
+            console.print(f"{key}: {res.files[key]}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("run")
+@handle_errors
+def run(
+    bids_dir: Path = typer.Argument(..., help="MRS-BIDS dataset (participants.tsv, sub-*/ses-*/mrs/...)."),
+    out_dir: Path = typer.Argument(..., help="Output (derivatives) folder."),
+    level: Level = typer.Argument(Level.all, help="participant, group or all."),
+    db: str = typer.Option(None, "--db", help="SQLAlchemy database URL (default sqlite:///OUT_DIR/pmlmrs.db)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="dask.distributed scheduler address."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local worker processes."),
+    basis: str = typer.Option(None, "--basis", help="Basis set (file, folder or bundled name); default: "
+                                                    "the bundled basis matching field and TE."),
+    force: bool = typer.Option(False, "--force", help="Update existing results (unchanged voxels are reused)."),
+    onset: str = typer.Option("symptom", "--onset", help="PML onset date for the stage rules: symptom or "
+                                                         "diagnosis."),
+    early_months: float = typer.Option(19.0, "--early-months", help="Early post-PML: < this many months."),
+    late_months: float = typer.Option(23.0, "--late-months", help="Late post-PML: > this many months."),
+    backend: str = typer.Option("numpy", "--backend", help="Fitting backend: numpy or jax."),
+    no_water_scaling: bool = typer.Option(False, "--no-water-scaling", help="Keep basis units."),
+    no_reports: bool = typer.Option(False, "--no-reports", help="Skip the HTML reports."),
+) -> None:
+    """Run the study: ingest, fit every voxel, stages, statistics and reports (DESIGN.md)."""
+    from pmlmrs.fit import FitOptions
+    from pmlmrs.study.pipeline import run_study
+    from pmlmrs.study.stages import StageOptions
+
+    if scheduler is not None and workers != 1:
+        raise ConfigError("give either --workers or --scheduler, not both")
+    stage_options = StageOptions(early_months=early_months, late_months=late_months, onset=onset)
+    with progress_bar(enabled=not state.get("debug")) as update:
+        res = run_study(bids_dir, out_dir, Level(level).value, db_url=db, workers=workers, scheduler=scheduler, basis=basis,
+                        fit_options=FitOptions(backend=backend), stage_options=stage_options,
+                        water_scaling=not no_water_scaling, reports=not no_reports, force=force,
+                        progress=update)
+    print_summary(res)

@@ -1,0 +1,200 @@
+"""``import_vendor``: vendor files + a mapping table → an MRS-BIDS dataset (``pmlmrs import``).
+
+The mapping table (TSV) has one row per water-suppressed spectrum::
+
+    file                      participant_id  session_id  voi     ref_file                 acq    acq_time
+    p1/scan1/svs_se_lesion.dat  sub-01        ses-01      lesion  p1/scan1/svs_ref.dat     press  2015-03-02
+
+``file`` and ``ref_file`` are relative to VENDOR_DIR (``ref_file``, ``acq`` and ``acq_time`` are
+optional; ``sub-``/``ses-`` prefixes are added when missing). Every file is read with
+:func:`pmlmrs.io.load` (any supported format; vendor formats go through spec2nii) and written with
+:func:`pmlmrs.io.save` as NIfTI-MRS under ``BIDS_DIR/sub-*/ses-*/mrs/``. ``dataset_description.json``,
+``participants.tsv`` and ``sub-*_sessions.tsv`` are created or extended (clinical columns n/a, to
+be filled in). A bad row is reported (file, row, column) and skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pmlmrs.errors import PmlmrsError, StudyError
+from pmlmrs.study.bids import VOIS
+from pmlmrs.study.clinical import PARTICIPANT_COLUMNS, Problem, parse_date
+
+__all__ = ["ImportResult", "import_vendor", "MAPPING_COLUMNS"]
+
+MAPPING_COLUMNS = ("file", "participant_id", "session_id", "voi", "ref_file", "acq", "acq_time")
+_LABEL = re.compile(r"^[A-Za-z0-9]+$")
+
+
+@dataclasses.dataclass
+class ImportResult:
+    """What :func:`import_vendor` wrote: the files (BIDS paths) and the problems of skipped rows."""
+
+    bids_dir: Path
+    written: list[Path]
+    problems: list[Problem]
+
+
+def _label(value: str, prefix: str) -> str | None:
+    v = str(value).strip()
+    if v.startswith(prefix + "-"):
+        v = v[len(prefix) + 1:]
+    return v if _LABEL.match(v) else None
+
+
+def _read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        return [], []
+    cols = [c.strip() for c in lines[0].split("\t")]
+    rows = [dict(zip(cols, [x.strip() for x in line.split("\t")])) for line in lines[1:] if line.strip()]
+    return cols, rows
+
+
+def _write_table(path: Path, cols: list[str], rows: list[dict[str, str]]) -> None:
+    text = "\n".join(["\t".join(cols)] + ["\t".join(r.get(c, "n/a") or "n/a" for c in cols) for r in rows])
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | Path, *, force: bool = False,
+                  read_options: Any = None) -> ImportResult:
+    """Convert vendor files listed in a mapping table into an MRS-BIDS dataset.
+
+    Parameters
+    ----------
+    vendor_dir : path
+        Folder the ``file``/``ref_file`` paths are relative to.
+    mapping : path
+        The mapping TSV (see the module notes).
+    bids_dir : path
+        Created or extended.
+    force : bool
+        Overwrite existing NIfTI-MRS files (WriteError otherwise, reported per row).
+    read_options : ReadOptions, optional
+        Header values for formats that lack them (LCModel RAW, text).
+
+    Returns
+    -------
+    ImportResult
+
+    Raises
+    ------
+    StudyError
+        When the mapping table cannot be read or lacks a required column.
+    """
+    from pmlmrs.io import load, save
+
+    vendor = Path(vendor_dir)
+    mpath = Path(mapping)
+    bids = Path(bids_dir)
+    if not vendor.is_dir():
+        raise StudyError("is not a folder", vendor)
+    try:
+        cols, rows = _read_table(mpath)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyError(f"cannot read the mapping table: {exc}", mpath) from exc
+    for req in ("file", "participant_id", "session_id", "voi"):
+        if req not in cols:
+            raise StudyError(f"the mapping table lacks the {req!r} column (columns: {', '.join(MAPPING_COLUMNS)})",
+                             mpath, column=req)
+    bids.mkdir(parents=True, exist_ok=True)
+    problems: list[Problem] = []
+    written: list[Path] = []
+    sessions: dict[str, dict[str, str]] = {}
+    kw = {} if read_options is None else {"options": read_options}
+    for i, r in enumerate(rows, start=1):
+        sub = _label(r.get("participant_id", ""), "sub")
+        ses = _label(r.get("session_id", ""), "ses")
+        voi = r.get("voi", "").strip().lower()
+        acq = r.get("acq", "").strip()
+        bad = None
+        if sub is None:
+            bad = ("participant_id", f"{r.get('participant_id')!r} is not sub-<letters/digits>")
+        elif ses is None:
+            bad = ("session_id", f"{r.get('session_id')!r} is not ses-<letters/digits>")
+        elif voi not in VOIS:
+            bad = ("voi", f"unknown voi {r.get('voi')!r}; expected one of {', '.join(VOIS)}")
+        elif acq and acq.lower() != "n/a" and not _LABEL.match(acq):
+            bad = ("acq", f"acq label {acq!r} must be letters and digits")
+        if bad is not None:
+            problems.append(Problem("error", StudyError(bad[1], mpath, row=i, column=bad[0]), action="row skipped"))
+            continue
+        pid, sid = f"sub-{sub}", f"ses-{ses}"
+        acq_part = f"_acq-{acq}" if acq and acq.lower() != "n/a" else ""
+        mrs = bids / pid / sid / "mrs"
+        stem = f"{pid}_{sid}{acq_part}_voi-{voi}"
+        try:
+            acq_time = parse_date(r.get("acq_time"), allow_time=True)
+        except PmlmrsError as exc:
+            problems.append(Problem("error", StudyError(str(exc), mpath, row=i, column="acq_time"),
+                                    pid, sid, voi, action="acq_time set to n/a"))
+            acq_time = None
+        for column, suffix in (("file", "svs"), ("ref_file", "mrsref")):
+            name = r.get(column, "").strip()
+            if not name or name.lower() == "n/a":
+                if column == "file":
+                    problems.append(Problem("error", StudyError("empty file name", mpath, row=i, column=column),
+                                            pid, sid, voi, action="row skipped"))
+                continue
+            src = vendor / name
+            dst = mrs / f"{stem}_{suffix}.nii.gz"
+            try:
+                if not src.exists():
+                    raise StudyError(f"{src} does not exist", mpath, row=i, column=column)
+                spec = load(src, **kw)
+                mrs.mkdir(parents=True, exist_ok=True)
+                save(spec, dst, force=force)
+                written.append(dst)
+            except (PmlmrsError, OSError, ValueError) as exc:
+                err = exc if isinstance(exc, StudyError) else StudyError(f"{src}: {exc}", mpath, row=i, column=column)
+                problems.append(Problem("error", err, pid, sid, voi,
+                                        action="row skipped" if column == "file" else "no water reference"))
+                if column == "file":
+                    break
+        else:
+            rec = sessions.setdefault(f"{pid}/{sid}", {"participant_id": pid, "session_id": sid})
+            if acq_time is not None:
+                rec["acq_time"] = acq_time.isoformat()
+    _write_metadata(bids, sessions, force)
+    return ImportResult(bids, written, problems)
+
+
+def _write_metadata(bids: Path, sessions: dict[str, dict[str, str]], force: bool) -> None:
+    dd = bids / "dataset_description.json"
+    if not dd.exists():
+        dd.write_text(json.dumps({
+            "Name": bids.name, "BIDSVersion": "1.9.0", "DatasetType": "raw",
+            "GeneratedBy": [{"Name": "pmlmrs import", "Description": "vendor files converted to NIfTI-MRS with "
+                                                                     "pmlmrs.io (spec2nii for vendor formats)"}],
+        }, indent=2) + "\n", encoding="utf-8")
+    ptsv = bids / "participants.tsv"
+    cols, rows = _read_table(ptsv) if ptsv.exists() else (list(PARTICIPANT_COLUMNS), [])
+    known = {r.get("participant_id") for r in rows}
+    for rec in sessions.values():
+        if rec["participant_id"] not in known:
+            rows.append({"participant_id": rec["participant_id"]})
+            known.add(rec["participant_id"])
+    _write_table(ptsv, cols, rows)
+    by_sub: dict[str, list[dict[str, str]]] = {}
+    for rec in sessions.values():
+        by_sub.setdefault(rec["participant_id"], []).append(rec)
+    for pid, recs in by_sub.items():
+        path = bids / pid / f"{pid}_sessions.tsv"
+        cols, rows = _read_table(path) if path.exists() else (
+            ["session_id", "acq_time", "kps", "edss", "lesion_enhancing"], [])
+        index = {r.get("session_id"): r for r in rows}
+        for rec in recs:
+            row = index.get(rec["session_id"])
+            if row is None:
+                row = {"session_id": rec["session_id"]}
+                rows.append(row)
+                index[rec["session_id"]] = row
+            if rec.get("acq_time") and (force or row.get("acq_time", "n/a") in ("", "n/a")):
+                row["acq_time"] = rec["acq_time"]
+        rows.sort(key=lambda r: r.get("session_id", ""))
+        _write_table(path, cols, rows)

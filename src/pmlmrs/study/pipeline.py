@@ -1,0 +1,902 @@
+"""``run_study``: the whole study in one call (DESIGN.md ``pmlmrs run``).
+
+ingest (MRS-BIDS + clinical tables) → stages → per exam, in parallel: load, preprocess (when the
+data has coil/dyn dims), fit (``--basis`` or the bundled basis matching field and TE), water
+scaling (when an ``_mrsref`` exists), QC, per-voxel outputs → database → ``group/voxels.tsv`` →
+statistics (:mod:`pmlmrs.stats`) → reports (exam, patient timeline, cohort).
+
+Outputs (MRS-BIDS derivatives under OUT_DIR)::
+
+    OUT_DIR/dataset_description.json            GeneratedBy pmlmrs, SourceDatasets
+    OUT_DIR/pmlmrs.db                           SQLite database unless --db names another
+    OUT_DIR/sub-*/ses-*/mrs/<stem>_desc-fit_svs.tsv    the summary.tsv row of the voxel
+    OUT_DIR/sub-*/ses-*/mrs/<stem>_desc-fit_svs.json   fit.json of the voxel (parameters, CRLBs, QC, provenance)
+    OUT_DIR/sub-*/ses-*/sub-*_ses-*_report.html  exam report (lesion and NAWM side by side)
+    OUT_DIR/sub-*/sub-*_timeline.html            patient timeline
+    OUT_DIR/group/voxels.tsv, exams.tsv, problems.tsv, review.tsv (unassigned/flagged exams)
+    OUT_DIR/group/stage_stats.tsv, correlations.tsv, iris.tsv (+ the other pmlmrs.stats tables)
+    OUT_DIR/group/report.html                    cohort report
+    OUT_DIR/logs/run-<id>_<level>.json          provenance of each run (options, inputs, counts, problems)
+
+Re-running is idempotent: each voxel's inputs (the two files and every setting that changes a fit)
+are SHA-256 hashed, unchanged voxels are not refitted, changed ones replace their database rows in
+one transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import pickle
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pmlmrs._logging import logger
+from pmlmrs.errors import StudyError, WriteError, check_option
+from pmlmrs.study.bids import ExamInput, Study, VoxelInput, discover
+from pmlmrs.study.clinical import Problem
+from pmlmrs.study.stages import StageOptions, assign_stage
+
+__all__ = ["LEVELS", "RunResult", "run_study", "VOXEL_KEY_COLUMNS", "EXAM_COLUMNS", "find_basis"]
+
+LEVELS = ("participant", "group", "all")
+#: The first columns of group/voxels.tsv (then every summary.tsv column).
+VOXEL_KEY_COLUMNS = ["participant_id", "session_id", "voi", "stage", "days_since_pml_onset"]
+#: Columns of the exams table handed to the statistics (and group/exams.tsv).
+EXAM_COLUMNS = ["participant_id", "session_id", "acq_time", "stage", "stage_rule", "days_since_pml_onset",
+                "kps", "edss", "delta_kps", "delta_edss", "lesion_enhancing"]
+_CACHE = ".pmlmrs_cache"
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What :func:`run_study` did.
+
+    Attributes
+    ----------
+    out_dir : Path
+    db_url : str
+        Password hidden.
+    run_id : int
+    level : str
+    n_patients, n_exams, n_voxels : int
+    n_fitted, n_reused, n_failed : int
+        Voxels fitted now, taken unchanged from the database, and failed.
+    stage_counts : dict
+        Exams per stage.
+    problems : list of Problem
+        Input problems and failures (each with its message).
+    files : dict
+        Name -> path of the main outputs written (``voxels``, ``stage_stats``, ``cohort_report``, ...).
+    missing : list of str
+        Outputs that could not be made, with the reason.
+    seconds : float
+    """
+
+    out_dir: Path
+    db_url: str
+    run_id: int
+    level: str
+    n_patients: int = 0
+    n_exams: int = 0
+    n_voxels: int = 0
+    n_fitted: int = 0
+    n_reused: int = 0
+    n_failed: int = 0
+    stage_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    files: dict[str, Path] = dataclasses.field(default_factory=dict)
+    missing: list[str] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------------
+# settings and hashing
+# ------------------------------------------------------------------------------------------------
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _sha256_tree(path: Path) -> str:
+    if path.is_file():
+        return _sha256_file(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode())
+        h.update(_sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def _opts_dict(o: Any) -> dict[str, Any]:
+    if o is None:
+        return {}
+    return o.to_dict() if hasattr(o, "to_dict") else dict(o)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """Everything a worker needs to process a voxel (picklable)."""
+
+    basis: str | None
+    basis_sha256: str
+    fit_options: Any
+    preprocess_options: Any
+    quant_options: Any
+    qc_options: Any
+    out_dir: str
+    bids_dir: str
+    water_scaling: bool
+
+    def digest(self) -> str:
+        from pmlmrs import __version__
+        from pmlmrs.study.db import sha256_json
+
+        return sha256_json({
+            "version": __version__, "basis": self.basis, "basis_sha256": self.basis_sha256,
+            "fit": _opts_dict(self.fit_options), "preprocess": _opts_dict(self.preprocess_options),
+            "quant": _opts_dict(self.quant_options), "qc": _opts_dict(self.qc_options),
+            "water_scaling": self.water_scaling,
+        })
+
+
+# ------------------------------------------------------------------------------------------------
+# the worker side: one exam
+# ------------------------------------------------------------------------------------------------
+_BASIS_CACHE: dict[tuple, Any] = {}
+_MODEL_CACHE: dict[tuple, Any] = {}
+
+
+def find_basis(spectrum: Any, basis: str | None = None) -> Any:
+    """The basis for a spectrum: *basis* (a path, or the name of a bundled basis) or the bundled
+    basis whose field and echo time match the spectrum's header.
+
+    Raises
+    ------
+    IncompatibleDataError
+        When no bundled basis matches (the message says to pass ``--basis``).
+    """
+    from pmlmrs.basis import bundled_basis, bundled_basis_names
+    from pmlmrs.errors import IncompatibleDataError
+
+    if basis is not None:
+        key = ("path", basis)
+        if key not in _BASIS_CACHE:
+            if basis in bundled_basis_names() and not Path(basis).exists():
+                _BASIS_CACHE[key] = bundled_basis(basis)
+            else:
+                from pmlmrs.basis import load_basis
+
+                _BASIS_CACHE[key] = load_basis(basis)
+        return _BASIS_CACHE[key]
+    h = spectrum.header
+    te = h.echo_time
+    for name in bundled_basis_names():
+        key = ("bundled", name)
+        if key not in _BASIS_CACHE:
+            _BASIS_CACHE[key] = bundled_basis(name)
+        b = _BASIS_CACHE[key]
+        same_field = abs(b.spectrometer_frequency - h.spectrometer_frequency) <= 0.01 * b.spectrometer_frequency
+        same_te = te is None or b.echo_time is None or abs(b.echo_time - te) <= 0.0051
+        if same_field and same_te:
+            return b
+    te_txt = "unknown TE" if te is None else f"TE {te * 1e3:g} ms"
+    raise IncompatibleDataError(
+        f"{spectrum.source or 'spectrum'}: no bundled basis matches {h.spectrometer_frequency:.2f} MHz, {te_txt} "
+        f"(bundled: {', '.join(bundled_basis_names()) or 'none'}); pass --basis PATH")
+
+
+def _model(basis: Any, options: Any) -> Any:
+    from pmlmrs.fit import LinearCombinationModel
+    from pmlmrs.study.db import sha256_json
+
+    key = (id(basis), sha256_json(_opts_dict(options)))
+    if key not in _MODEL_CACHE:
+        if len(_MODEL_CACHE) > 8:
+            _MODEL_CACHE.clear()
+        _MODEL_CACHE[key] = LinearCombinationModel(basis, options)
+    return _MODEL_CACHE[key]
+
+
+def _header_info(spectrum: Any, voi: str) -> dict[str, Any]:
+    """``Header.to_dict()`` of the file as read, with n_points, n_averages, dims and voi (JSON-friendly)."""
+    from pmlmrs.quant import to_jsonable
+
+    info = dict(spectrum.header.to_dict())
+    info["n_points"] = spectrum.n_points
+    info["dims"] = dict(spectrum.dim_sizes)
+    for name in ("dyn", "average", "avg"):
+        if name in spectrum.dim_sizes:
+            info["n_averages"] = int(spectrum.dim_sizes[name])
+    info["voi"] = voi
+    return to_jsonable(info)
+
+
+def _voxel_paths(out_dir: Path, v: VoxelInput) -> dict[str, Path]:
+    stem = v.name[: -len("_svs")] if v.name.endswith("_svs") else v.name
+    mrs = out_dir / v.participant_id / v.session_id / "mrs"
+    return {"tsv": mrs / f"{stem}_desc-fit_svs.tsv", "json": mrs / f"{stem}_desc-fit_svs.json",
+            "result": out_dir / _CACHE / "fits" / v.participant_id / v.session_id / f"{stem}_fit.pkl"}
+
+
+def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
+    """Load, preprocess, fit, quantify and QC one voxel; write its outputs. Raises on failure."""
+    from pmlmrs.io import load
+    from pmlmrs.preprocess import preprocess
+    from pmlmrs.qc import assess
+    from pmlmrs.quant import scale_to_water, summary_columns, summary_row, write_fit_json, write_summary_tsv
+
+    out_dir = Path(s.out_dir)
+    metab = load(v.path)
+    water = load(v.ref_path) if v.ref_path is not None else None
+    header = _header_info(metab, v.voi)
+    notes: list[str] = []
+    pre_qc: dict[str, Any] = {}
+    if metab.dims or (water is not None and water.dims):
+        pr = preprocess(metab, water, s.preprocess_options)
+        metab, water = pr.metab, pr.water
+        pre_qc = {k: v_ for k, v_ in pr.qc.items() if isinstance(v_, (int, float, str, bool)) or v_ is None}
+    metab = metab.squeeze()
+    if water is not None:
+        water = water.squeeze()
+    basis = find_basis(metab, s.basis)
+    result = _model(basis, s.fit_options).fit(metab)
+    water_scaled = False
+    if water is not None and s.water_scaling:
+        try:
+            result = scale_to_water(result, water, s.quant_options)
+            water_scaled = True
+        except Exception as exc:  # noqa: BLE001 - an unusable reference leaves the fit unscaled
+            notes.append(f"water scaling failed ({type(exc).__name__}: {exc}); amplitudes in basis units")
+    result = result.replace(qc=assess(result, voi=v.voi, water=water, options=s.qc_options), model=None)
+    row = summary_row(result, v.name, voi=v.voi)
+    paths = _voxel_paths(out_dir, v)
+    write_summary_tsv([row], paths["tsv"], force=True)
+    write_fit_json(result, paths["json"], force=True, name=v.name, input_path=v.path, water_path=v.ref_path,
+                   basis_path=basis.source, voi=v.voi,
+                   options={"fit": _opts_dict(s.fit_options), "preprocess": _opts_dict(s.preprocess_options),
+                            "quant": _opts_dict(s.quant_options), "qc": _opts_dict(s.qc_options),
+                            "preprocess_qc": pre_qc, "notes": notes})
+    paths["result"].parent.mkdir(parents=True, exist_ok=True)
+    with open(paths["result"], "wb") as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    qc_items = [it.to_dict() if hasattr(it, "to_dict") else list(it) for it in result.qc]
+    return {"row": row, "columns": summary_columns([row]), "qc_items": qc_items, "header": header,
+            "water_scaled": water_scaled, "notes": notes,
+            "outputs": {k: str(p.relative_to(out_dir)) for k, p in paths.items()}}
+
+
+def _process_exam(task: tuple[ExamInput, tuple[str, ...], _Settings]) -> dict[str, Any]:
+    """Worker entry point: fit the listed voxels of one exam; a failing voxel is returned as such."""
+    exam, vois, settings = task
+    out: dict[str, Any] = {}
+    for v in exam.voxels:
+        if v.voi not in vois:
+            continue
+        t0 = time.perf_counter()
+        try:
+            out[v.voi] = {"status": "ok", **_fit_voxel(v, settings)}
+        except Exception as exc:  # noqa: BLE001 - recorded per voxel, the run goes on
+            msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+            out[v.voi] = {"status": "error", "error": msg}
+        out[v.voi]["seconds"] = time.perf_counter() - t0
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# reports (worker side)
+# ------------------------------------------------------------------------------------------------
+def _load_result(path: Path) -> Any:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def _write_exam_report(task: tuple[str, dict[str, Any], dict[str, str], Any, Any]) -> str:
+    path, exam_row, fit_paths, quotients, iris_row = task
+    from pmlmrs.report.exam import write_exam_report
+
+    fits = {voi: _load_result(Path(p)) for voi, p in fit_paths.items() if Path(p).exists()}
+    write_exam_report(path, exam_row, fits, quotients, iris_row, force=True)
+    return path
+
+
+def _write_timeline(task: tuple[str, dict[str, Any], Any, Any, Any, dict[str, str]]) -> str:
+    path, patient, exams, voxels, iris, links = task
+    from pmlmrs.report.patient import write_timeline
+
+    write_timeline(path, patient, exams, voxels, iris, exam_links=links, force=True)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# tables
+# ------------------------------------------------------------------------------------------------
+def _cell(v: Any) -> str:
+    import numpy as np
+
+    if v is None:
+        return "n/a"
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return "n/a"
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return "n/a"
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return format(f, ".6g")
+    if isinstance(v, (_dt.date, _dt.datetime)):
+        return v.isoformat()[:10]
+    if hasattr(v, "strftime"):
+        return v.strftime("%Y-%m-%d")
+    return " ".join(str(v).replace("\t", " ").split()) or "n/a"
+
+
+def _write_tsv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["\t".join(columns)] + ["\t".join(_cell(r.get(c)) for c in columns) for r in rows]
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (_dt.date, _dt.datetime)):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "item"):
+        return o.item()
+    return str(o)
+
+
+# ------------------------------------------------------------------------------------------------
+# the orchestration
+# ------------------------------------------------------------------------------------------------
+def _has_participant_outputs(out: Path) -> bool:
+    return (out / "dataset_description.json").exists() or any(out.glob("sub-*/ses-*/mrs/*_desc-fit_*"))
+
+
+def _check_out_dir(out: Path, bids: Path, level: str, force: bool) -> None:
+    if out.resolve() == bids.resolve():
+        raise StudyError("OUT_DIR must not be the BIDS folder itself (use e.g. BIDS_DIR/derivatives/pmlmrs)", out)
+    if out.exists() and not out.is_dir():
+        raise WriteError("exists and is not a folder", out)
+    if force or not out.exists():
+        return
+    if level in ("participant", "all") and _has_participant_outputs(out):
+        raise WriteError("already holds pmlmrs results; use --force to update them (unchanged voxels are "
+                         "not refitted)", out)
+    if level in ("group", "all") and (out / "group").exists():
+        raise WriteError("already holds group results (group/); use --force to replace them", out)
+
+
+def _date(v: Any) -> _dt.date | None:
+    return v if isinstance(v, _dt.date) else None
+
+
+def _stage_exams(study: Study, options: StageOptions) -> list[dict[str, Any]]:
+    """One dict per exam: EXAM_COLUMNS + review, stage_inputs, flags."""
+    rows = []
+    for e in study.exams:
+        p = study.patient(e.participant_id)
+        date_flags = list(p.get("_date_flags") or [])
+        a = assign_stage(e.acq_time, p, e.explicit_stage, options)
+        stage, rule, review = a.stage, a.rule, a.review
+        if date_flags and e.explicit_stage is None:
+            stage, review = "unassigned", True
+            rule = f"patient dates invalid or inconsistent, stage rules not applied: {date_flags[0]}"
+        kps_pre, edss_pre = p.get("kps_pre"), p.get("edss_pre")
+        rows.append({
+            "participant_id": e.participant_id, "session_id": e.session_id, "acq_time": _date(e.acq_time),
+            "stage": stage, "stage_rule": rule, "days_since_pml_onset": a.inputs.get("days_since_pml_onset"),
+            "kps": e.kps, "edss": e.edss,
+            "delta_kps": None if e.kps is None or kps_pre is None or _isnan(kps_pre) else e.kps - kps_pre,
+            "delta_edss": None if e.edss is None or edss_pre is None or _isnan(edss_pre) else e.edss - edss_pre,
+            "lesion_enhancing": e.lesion_enhancing, "review": review, "stage_inputs": a.inputs,
+            "flags": list(e.flags) + date_flags, "explicit_stage": e.explicit_stage,
+        })
+    return rows
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _clean(v: Any) -> Any:
+    if v is None or _isnan(v):
+        return None
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        return v.item()
+    return v
+
+
+def _patients_frame(study: Study) -> Any:
+    import pandas as pd
+
+    from pmlmrs.study.clinical import DATE_COLUMNS, PARTICIPANT_COLUMNS
+
+    p = study.patients.copy()
+    for c in PARTICIPANT_COLUMNS:
+        if c not in p.columns:
+            p[c] = None
+    for c in DATE_COLUMNS:
+        p[c] = pd.to_datetime(p[c], errors="coerce")
+    for c in ("age", "kps_pre", "edss_pre"):
+        p[c] = pd.to_numeric(p[c], errors="coerce")
+    keep = list(PARTICIPANT_COLUMNS) + [c for c in p.columns if c not in PARTICIPANT_COLUMNS
+                                        and not str(c).startswith("_")]
+    return p[keep].reset_index(drop=True)
+
+
+def _exams_frame(exam_rows: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    df = pd.DataFrame([{c: r.get(c) for c in EXAM_COLUMNS} for r in exam_rows], columns=EXAM_COLUMNS)
+    df["acq_time"] = pd.to_datetime(df["acq_time"], errors="coerce")
+    for c in ("days_since_pml_onset", "kps", "edss", "delta_kps", "delta_edss"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    df["lesion_enhancing"] = df["lesion_enhancing"].astype("boolean")
+    return df
+
+
+def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: str = "all", *,
+              db_url: str | None = None, workers: int = 1, scheduler: str | None = None,
+              basis: str | os.PathLike | None = None, fit_options: Any = None, preprocess_options: Any = None,
+              quant_options: Any = None, qc_options: Any = None, stage_options: StageOptions | None = None,
+              stats_options: Any = None, water_scaling: bool = True, reports: bool = True,
+              force: bool = False, progress: ProgressCallback | None = None) -> RunResult:
+    """Run the study: ingest → stages → fits (parallel) → database → group tables → statistics → reports.
+
+    Parameters
+    ----------
+    bids_dir : path
+        MRS-BIDS dataset (DESIGN.md "Study input").
+    out_dir : path
+        Derivatives folder (created).
+    level : {"participant", "group", "all"}
+        ``participant``: per-voxel fits, per-voxel outputs, database, exam reports (without IRIS
+        flags). ``group``: from the database: group tables, statistics, exam/patient/cohort
+        reports. ``all``: both.
+    db_url : str, optional
+        SQLAlchemy URL; default ``sqlite:///OUT_DIR/pmlmrs.db``.
+    workers : int
+        Local worker processes (Dask ``LocalCluster``); 1 runs in this process.
+    scheduler : str, optional
+        ``dask.distributed`` scheduler address (workers must see OUT_DIR and BIDS_DIR).
+    basis : path or str, optional
+        Basis set file/folder or bundled basis name; default: the bundled basis matching the field
+        and echo time of each spectrum.
+    fit_options, preprocess_options, quant_options, qc_options, stage_options, stats_options : optional
+        Option objects of each step (defaults otherwise); all recorded in the database and run.json.
+    water_scaling : bool
+        Scale to mM with the ``_mrsref`` water reference when present.
+    reports : bool
+        Write the HTML reports.
+    force : bool
+        Update existing results (WriteError otherwise); unchanged voxels are still not refitted.
+    progress : callable, optional
+        ``progress(step, done, total)`` after each exam and report.
+
+    Returns
+    -------
+    RunResult
+    """
+    from pmlmrs import __version__
+    from pmlmrs.fit import FitOptions
+    from pmlmrs.parallel import Executor
+    from pmlmrs.preprocess import PreprocessOptions
+    from pmlmrs.qc import QCOptions
+    from pmlmrs.quant import QuantOptions
+    from pmlmrs.study.db import open_database, sha256_json
+
+    t_start = time.perf_counter()
+    check_option("level", level, LEVELS)
+    bids = Path(bids_dir)
+    out = Path(out_dir)
+    _check_out_dir(out, bids, level, force)
+    study = discover(bids)
+    out.mkdir(parents=True, exist_ok=True)
+    so = stage_options or StageOptions()
+    fo = fit_options or FitOptions()
+    po = preprocess_options or PreprocessOptions()
+    qo = quant_options or QuantOptions()
+    co = qc_options or QCOptions()
+    basis_str = None if basis is None else str(basis)
+    basis_sha = ""
+    if basis_str is not None and Path(basis_str).exists():
+        basis_sha = _sha256_tree(Path(basis_str))
+    settings = _Settings(basis_str, basis_sha, fo, po, qo, co, str(out.resolve()), str(bids.resolve()),
+                         water_scaling)
+    settings_sha = settings.digest()
+    options_record = {"level": level, "workers": workers, "scheduler": scheduler, "basis": basis_str,
+                      "fit": _opts_dict(fo), "preprocess": _opts_dict(po), "quant": _opts_dict(qo),
+                      "qc": _opts_dict(co), "stage": _opts_dict(so), "stats": _opts_dict(stats_options),
+                      "water_scaling": water_scaling, "reports": reports}
+    db = open_database(db_url, out_dir=out)
+    res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems))
+    hashes: dict[str, tuple[str, str | None]] = {}
+    for v in study.voxels:
+        hashes[v.key] = (_sha256_file(v.path), None if v.ref_path is None else _sha256_file(v.ref_path))
+    inputs = {"bids_dir": str(bids.resolve()), "n_exams": len(study.exams),
+              "files": {k: {"svs": a, "ref": b} for k, (a, b) in hashes.items()}}
+    run_id = db.start_run(level=level, bids_dir=str(bids.resolve()), out_dir=str(out.resolve()),
+                          options=json.loads(json.dumps(options_record, default=_json_default)),
+                          inputs=inputs, inputs_sha256=sha256_json(inputs), status="running",
+                          problems=[p.to_dict() for p in study.problems])
+    res.run_id = run_id
+    status = "failed"
+    try:
+        provenance = {"software": "pmlmrs", "version": __version__, "run_id": run_id, "database": db.url,
+                      "bids_dir": str(bids.resolve()), "out_dir": str(out.resolve()),
+                      "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                      "settings_sha256": settings_sha,
+                      **json.loads(json.dumps(options_record, default=_json_default))}
+        with Executor(workers, scheduler) as executor:
+            _run(study, out, level, db, run_id, settings, settings_sha, hashes, so, stats_options, executor,
+                 reports, progress, res, provenance)
+        status = "ok" if res.n_failed == 0 else "partial"
+    finally:
+        res.seconds = time.perf_counter() - t_start
+        try:
+            db.finish_run(run_id, status=status, n_fitted=res.n_fitted, n_reused=res.n_reused,
+                          n_failed=res.n_failed, problems=[p.to_dict() for p in res.problems])
+        finally:
+            db.dispose()
+    _write_run_json(out, res, options_record, study, __version__)
+    logger.info("run %d: %d exams, %d voxels (%d fitted, %d reused, %d failed) in %.1f s", run_id, res.n_exams,
+                res.n_voxels, res.n_fitted, res.n_reused, res.n_failed, res.seconds)
+    return res
+
+
+def _write_run_json(out: Path, res: RunResult, options: dict[str, Any], study: Study, version: str) -> None:
+    doc = {
+        "software": "pmlmrs", "version": version, "run_id": res.run_id, "level": res.level,
+        "database": res.db_url, "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(res.seconds, 2), "bids_dir": str(study.bids_dir.resolve()),
+        "counts": {"patients": res.n_patients, "exams": res.n_exams, "voxels": res.n_voxels,
+                   "fitted": res.n_fitted, "reused": res.n_reused, "failed": res.n_failed},
+        "stage_counts": res.stage_counts, "options": options,
+        "files": {k: str(v) for k, v in res.files.items()}, "missing": res.missing,
+        "problems": [p.to_dict() for p in res.problems],
+    }
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"run-{res.run_id:04d}_{res.level}.json"
+    path.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    res.files["run_log"] = path
+
+
+def _write_description(out: Path, study: Study, version: str) -> None:
+    doc = {
+        "Name": f"pmlmrs fits of {study.description.get('Name', study.bids_dir.name)}",
+        "BIDSVersion": str(study.description.get("BIDSVersion", "1.9.0")),
+        "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "pmlmrs", "Version": version,
+                         "Description": "1H MRS of PML lesions: preprocessing, linear-combination fit, "
+                                        "quantification, QC, stages, cohort statistics"}],
+        "SourceDatasets": [{"URL": study.bids_dir.resolve().as_uri()}],
+    }
+    (out / "dataset_description.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _Settings, settings_sha: str,
+         hashes: dict[str, tuple[str, str | None]], so: StageOptions, stats_options: Any, executor: Any,
+         reports: bool, progress: ProgressCallback | None, res: RunResult, provenance: dict[str, Any]) -> None:
+    from pmlmrs import __version__
+    from pmlmrs.study.db import sha256_json
+
+    exam_rows = _stage_exams(study, so)
+    res.n_patients = len({e.participant_id for e in study.exams})
+    res.n_exams = len(study.exams)
+    res.n_voxels = len(study.voxels)
+    for r in exam_rows:
+        res.stage_counts[r["stage"]] = res.stage_counts.get(r["stage"], 0) + 1
+
+    # ---- patients, exams, stages: one transaction ------------------------------------------
+    exam_ids: dict[str, int] = {}
+    with db.session() as s:
+        patients = {}
+        for p in study.patients.to_dict("records"):
+            pid = p["participant_id"]
+            vals = {k: _clean(p.get(k)) for k in ("sex", "age", "natalizumab_stop", "pml_onset", "pml_diagnosis",
+                                                  "iris_onset", "iris_end", "csf_jcv", "kps_pre", "edss_pre")}
+            vals["participant_id"] = pid
+            vals["flags"] = list(p.get("_flags") or [])
+            patients[pid] = db.upsert_patient(s, vals)
+        for e, r in zip(study.exams, exam_rows):
+            ex = db.upsert_exam(s, patients[e.participant_id], {
+                "session_id": e.session_id, "acq_time": r["acq_time"], "kps": r["kps"], "edss": r["edss"],
+                "lesion_enhancing": r["lesion_enhancing"], "explicit_stage": r["explicit_stage"],
+                "days_since_pml_onset": r["days_since_pml_onset"], "delta_kps": r["delta_kps"],
+                "delta_edss": r["delta_edss"], "flags": r["flags"]})
+            db.set_stage(s, ex, stage=r["stage"], rule=r["stage_rule"], inputs=r["stage_inputs"],
+                         options=so.to_dict(), review=r["review"], run_id=run_id)
+            exam_ids[f"{e.participant_id}/{e.session_id}"] = ex.id
+        keep = {(v.participant_id, v.session_id, v.voi) for v in study.voxels}
+        gone = db.delete_missing(s, keep)
+        if gone:
+            logger.info("database: removed %d voxel(s) no longer in the study", gone)
+
+    # ---- participant level: fit what changed ------------------------------------------------
+    if level in ("participant", "all"):
+        tasks = []
+        with db.session() as s:
+            for e in study.exams:
+                todo = []
+                for v in e.voxels:
+                    svs, ref = hashes[v.key]
+                    digest = sha256_json({"svs": svs, "ref": ref, "settings": settings_sha})
+                    old = db.find_voxel(s, v.participant_id, v.session_id, v.voi)
+                    if (old is not None and old.input_sha256 == digest and old.status == "ok"
+                            and old.summary is not None
+                            and all((out / p).exists() for p in (old.outputs or {}).values())
+                            and old.outputs):
+                        res.n_reused += 1
+                        continue
+                    todo.append(v.voi)
+                if todo:
+                    tasks.append((e, tuple(todo), settings))
+        logger.info("fitting %d voxel(s) in %d exam(s); %d unchanged voxel(s) reused",
+                    sum(len(t[1]) for t in tasks), len(tasks), res.n_reused)
+        done = [0]
+
+        def on_result(tr: Any) -> None:
+            exam, vois, _ = tasks[tr.index]
+            outcome = tr.value if tr.ok else {voi: {"status": "error", "error": tr.error} for voi in vois}
+            _store_exam(db, exam, outcome, exam_ids[exam.key], hashes, settings_sha, run_id, res)
+            done[0] += 1
+            if progress is not None:
+                progress("fit", done[0], len(tasks))
+
+        if progress is not None:
+            progress("fit", 0, len(tasks))
+        executor.map(_process_exam, tasks, on_result=on_result)
+        _write_description(out, study, __version__)
+
+    # ---- group tables from the database -----------------------------------------------------
+    voxels_rows, fit_paths, headers = _voxel_rows(db, study, exam_rows, out, res)
+    import pandas as pd
+
+    from pmlmrs.quant import summary_columns
+
+    summary_cols = summary_columns([r for r in voxels_rows]) if voxels_rows else summary_columns([])
+    vcols = VOXEL_KEY_COLUMNS + [c for c in summary_cols if c not in VOXEL_KEY_COLUMNS]
+    group = out / "group"
+    if level in ("group", "all"):
+        group.mkdir(parents=True, exist_ok=True)
+        res.files["voxels"] = _write_tsv(voxels_rows, vcols, group / "voxels.tsv")
+        res.files["exams"] = _write_tsv(exam_rows, EXAM_COLUMNS + ["review"], group / "exams.tsv")
+        review = [r for r in exam_rows if r["review"] or r["stage"] == "unassigned"]
+        res.files["review"] = _write_tsv(review, ["participant_id", "session_id", "acq_time", "stage",
+                                                  "stage_rule"], group / "review.tsv")
+        res.files["problems"] = _write_tsv([p.to_dict() for p in res.problems],
+                                           ["level", "participant_id", "session_id", "voi", "message", "path",
+                                            "row", "column", "action"], group / "problems.tsv")
+    patients_df = _patients_frame(study)
+    exams_df = _exams_frame(exam_rows)
+    voxels_df = pd.DataFrame(voxels_rows, columns=vcols) if voxels_rows else pd.DataFrame(columns=vcols)
+
+    analysis = None
+    if level in ("group", "all"):
+        analysis = _statistics(voxels_df, exams_df, stats_options, group, res)
+
+    # ---- reports --------------------------------------------------------------------------
+    if reports:
+        _reports(study, out, level, exam_rows, patients_df, exams_df, voxels_df, fit_paths, analysis,
+                 executor, progress, res, headers, provenance)
+
+
+def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: int,
+                hashes: dict[str, tuple[str, str | None]], settings_sha: str, run_id: int, res: RunResult) -> None:
+    """Replace the rows of every fitted voxel of one exam, in one transaction."""
+    from pmlmrs.quant import error_row, summary_columns
+    from pmlmrs.study.db import Exam, sha256_json
+
+    with db.session() as s:
+        ex = s.get(Exam, exam_id)
+        scanner = None
+        for v in exam.voxels:
+            if v.voi not in outcome:
+                continue
+            o = outcome[v.voi]
+            svs, ref = hashes[v.key]
+            digest = sha256_json({"svs": svs, "ref": ref, "settings": settings_sha})
+            ok = o.get("status") == "ok"
+            row = o["row"] if ok else error_row(v.name, o.get("error", "unknown error"))
+            db.replace_voxel(
+                s, ex, voi=v.voi, acq=v.acq, spectrum=v.name, path=str(v.path), ref_path=None if v.ref_path is None
+                else str(v.ref_path), svs_sha256=svs, ref_sha256=ref, settings_sha256=settings_sha,
+                input_sha256=digest, status="ok" if ok else "error", error=None if ok else o.get("error"),
+                header=o.get("header", {}), outputs=o.get("outputs", {}) if ok else {}, row=row,
+                columns=o.get("columns") or summary_columns([row]), qc_items=o.get("qc_items", []),
+                water_scaled=bool(o.get("water_scaled")), run_id=run_id)
+            if ok:
+                res.n_fitted += 1
+                scanner = scanner or o.get("header")
+                for note in o.get("notes", []):
+                    res.problems.append(Problem("warning", StudyError(note, v.path), v.participant_id,
+                                                v.session_id, v.voi))
+            else:
+                res.n_failed += 1
+                res.problems.append(Problem("error", StudyError(f"processing failed: {o.get('error')}", v.path),
+                                            v.participant_id, v.session_id, v.voi, action="voxel recorded as failed"))
+                logger.warning("%s: %s", v.path, o.get("error"))
+        if scanner and ex is not None:
+            ex.scanner = dict(scanner)
+
+
+def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Path,
+                res: RunResult) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]], list[dict[str, Any]]]:
+    """group/voxels.tsv rows from the database, for the voxels of the current study."""
+    stage = {(r["participant_id"], r["session_id"]): r for r in exam_rows}
+    rows: list[dict[str, Any]] = []
+    fit_paths: dict[str, dict[str, str]] = {}
+    headers: list[dict[str, Any]] = []
+    with db.session() as s:
+        for e in study.exams:
+            r = stage[(e.participant_id, e.session_id)]
+            for v in e.voxels:
+                stored = db.find_voxel(s, v.participant_id, v.session_id, v.voi)
+                if stored is None or stored.summary is None:
+                    res.missing.append(f"{v.key}: no fit in the database (run the participant level first)")
+                    continue
+                row = db.summary_row(stored)
+                rows.append({"participant_id": v.participant_id, "session_id": v.session_id, "voi": v.voi,
+                             "stage": r["stage"], "days_since_pml_onset": r["days_since_pml_onset"], **row})
+                if stored.header:
+                    headers.append(dict(stored.header))
+                if stored.status == "ok" and stored.outputs.get("result"):
+                    fit_paths.setdefault(e.key, {})[v.voi] = str(out / stored.outputs["result"])
+    return rows, fit_paths, headers
+
+
+def _statistics(voxels: Any, exams: Any, stats_options: Any, group: Path, res: RunResult) -> Any:
+    """pmlmrs.stats on the cohort; a failure is recorded, never fatal."""
+    try:
+        from pmlmrs.stats import analyse_cohort
+    except ImportError as exc:
+        res.missing.append(f"statistics: pmlmrs.stats unavailable ({exc})")
+        return None
+    try:
+        analysis = analyse_cohort(voxels, exams, stats_options)
+        for p in analysis.write_tsv(group, force=True):
+            res.files[p.stem] = p
+        return analysis
+    except Exception as exc:  # noqa: BLE001 - the run completes without the statistics
+        msg = f"statistics failed: {type(exc).__name__}: {exc}"
+        logger.warning("%s", msg)
+        res.missing.append(msg)
+        res.problems.append(Problem("error", StudyError(msg), action="group statistics not written"))
+        return None
+
+
+def _exam_report_path(out: Path, pid: str, sid: str) -> Path:
+    return out / pid / sid / f"{pid}_{sid}_report.html"
+
+
+def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]], patients: Any, exams: Any,
+             voxels: Any, fit_paths: dict[str, dict[str, str]], analysis: Any, executor: Any,
+             progress: ProgressCallback | None, res: RunResult, headers: list[dict[str, Any]],
+             provenance: dict[str, Any]) -> None:
+    iris = analysis.iris if analysis is not None else None
+    ln = analysis.lesion_nawm if analysis is not None else None
+
+    def row_of(df: Any, pid: str, sid: str) -> dict[str, Any] | None:
+        if df is None or len(df) == 0:
+            return None
+        m = df[(df["participant_id"].astype(str) == pid) & (df["session_id"].astype(str) == sid)]
+        return None if m.empty else m.iloc[0].to_dict()
+
+    tasks = []
+    for r in exam_rows:
+        key = f"{r['participant_id']}/{r['session_id']}"
+        if key not in fit_paths:
+            continue
+        exam_row = {c: r.get(c) for c in EXAM_COLUMNS}
+        tasks.append((str(_exam_report_path(out, r["participant_id"], r["session_id"])), exam_row,
+                      fit_paths[key], row_of(ln, r["participant_id"], r["session_id"]),
+                      row_of(iris, r["participant_id"], r["session_id"])))
+    p_tasks = []
+    if level in ("group", "all"):
+        links = {}
+        for t in tasks:
+            p = Path(t[0])
+            links.setdefault(p.parts[-3], {})[p.parts[-2]] = f"{p.parts[-2]}/{p.name}"
+        for prow in patients.to_dict("records"):
+            pid = prow["participant_id"]
+            if not (exams["participant_id"] == pid).any():
+                continue
+            p_tasks.append((str(out / pid / f"{pid}_timeline.html"), prow, exams[exams["participant_id"] == pid],
+                            voxels[voxels["participant_id"] == pid], iris, links.get(pid, {})))
+    all_tasks = [("exam", t) for t in tasks] + [("timeline", t) for t in p_tasks]
+    if all_tasks:
+        done = [0]
+
+        def on_result(tr: Any) -> None:
+            done[0] += 1
+            kind, t = all_tasks[tr.index]
+            if not tr.ok:
+                msg = f"{kind} report {t[0]} failed: {tr.error}"
+                logger.warning("%s", msg)
+                res.missing.append(msg)
+            if progress is not None:
+                progress("reports", done[0], len(all_tasks))
+
+        if progress is not None:
+            progress("reports", 0, len(all_tasks))
+        executor.map(_report_task, all_tasks, on_result=on_result)
+        res.files["exam_reports"] = out
+    if level in ("group", "all"):
+        _cohort_report(out, patients, exams, voxels, analysis, headers, provenance, res)
+
+
+def _cohort_report(out: Path, patients: Any, exams: Any, voxels: Any, analysis: Any,
+                   headers: list[dict[str, Any]], provenance: dict[str, Any], res: RunResult) -> None:
+    path = out / "group" / "report.html"
+    try:
+        from pmlmrs.report.cohort import write_cohort_report
+        from pmlmrs.report.mrsinmrs import checklist
+    except ImportError as exc:
+        res.missing.append(f"cohort report: pmlmrs.report.cohort unavailable ({exc})")
+        return
+    if analysis is None:
+        res.missing.append("cohort report: no statistics (see the statistics error)")
+        return
+    try:
+        fit = provenance.get("fit", {})
+        settings = {
+            "analysis_software": f"pmlmrs {provenance.get('version', '')}",
+            "steps": "coil combination, alignment, outlier rejection, averaging, eddy-current correction, "
+                     "water removal, phasing, frequency referencing (raw multi-transient data only)",
+            "output_measure": "metabolite ratios to tCr and tNAA/tCho (and mM where a water reference exists)",
+            "basis_set": provenance.get("basis") or "bundled basis matched to field and echo time",
+            "baseline": f"{fit.get('baseline', 'spline')} baseline, Voigt lineshape per group",
+            "exclusion_criteria": "none (QC flags reported; CRLB > 20 %, FWHM > 0.1 ppm fail)",
+        }
+        mrs = checklist(headers, settings, voxels=voxels)
+        write_cohort_report(path, voxels, exams, patients, analysis.stage_stats, analysis.correlations,
+                            analysis.iris, analysis.iris_evaluation, analysis.longitudinal, mrs, provenance,
+                            options=analysis.options, force=True)
+        res.files["cohort_report"] = path
+        mrs_path = out / "group" / "mrsinmrs.tsv"
+        mrs.to_csv(mrs_path, sep="\t", index=False, na_rep="n/a")
+        res.files["mrsinmrs"] = mrs_path
+    except Exception as exc:  # noqa: BLE001 - recorded, the run completes
+        msg = f"cohort report failed: {type(exc).__name__}: {exc}"
+        logger.warning("%s", msg)
+        res.missing.append(msg)
+
+
+def _report_task(item: tuple[str, tuple]) -> str:
+    kind, task = item
+    if kind == "exam":
+        return _write_exam_report(task)
+    return _write_timeline(task)

@@ -1,0 +1,92 @@
+"""``pmlmrs run`` and ``pmlmrs import`` through the typer app (in process) and one subprocess smoke test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pmlmrs.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bids(tmp_path_factory) -> Path:
+    from pmlmrs.demo import make_demo_cohort
+
+    return make_demo_cohort(tmp_path_factory.mktemp("cli") / "bids", n_patients=2, n_points=512, raw_every=0).bids_dir
+
+
+def test_run_participant_then_group(bids, tmp_path):
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(bids), str(out), "participant", "--no-reports"])
+    assert r.exit_code == 0, r.output
+    assert "8 fitted" in r.output and "0 failed" in r.output
+    assert len(list(out.glob("sub-*/ses-*/mrs/*_desc-fit_svs.tsv"))) == 8
+    r = runner.invoke(app, ["run", str(bids), str(out), "group", "--no-reports"])
+    assert r.exit_code == 0, r.output
+    assert (out / "group" / "voxels.tsv").exists() and (out / "group" / "stage_stats.tsv").exists()
+    # existing results are not overwritten without --force (one-line error, exit 1)
+    r = runner.invoke(app, ["run", str(bids), str(out), "participant"])
+    assert r.exit_code == 1 and "--force" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["run", str(bids), str(out), "participant", "--force", "--no-reports"])
+    assert r.exit_code == 0 and "0 fitted, 8 unchanged" in r.output
+
+
+def test_run_bad_usage_and_user_errors(bids, tmp_path):
+    r = runner.invoke(app, ["run", str(bids), str(tmp_path / "o"), "everything"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, ["run", str(tmp_path / "missing"), str(tmp_path / "o")])
+    assert r.exit_code == 1 and "is not a folder" in r.output
+    r = runner.invoke(app, ["run", str(bids), str(tmp_path / "o"), "--onset", "mri"])
+    assert r.exit_code == 1 and "'onset'" in r.output
+
+
+def test_run_with_explicit_db_url(bids, tmp_path):
+    db = tmp_path / "elsewhere.db"
+    r = runner.invoke(app, ["run", str(bids), str(tmp_path / "o"), "participant", "--no-reports", "--db",
+                            f"sqlite:///{db}"])
+    assert r.exit_code == 0, r.output
+    assert db.exists() and not (tmp_path / "o" / "pmlmrs.db").exists()
+
+
+def test_import_vendor_files(bids, tmp_path):
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    srcs = sorted(bids.glob("sub-01/ses-01/mrs/*.nii.gz"))
+    for s in srcs:
+        (vendor / s.name.replace("sub-01_ses-01_acq-press_", "scan_")).write_bytes(s.read_bytes())
+    mapping = tmp_path / "map.tsv"
+    mapping.write_text(
+        "file\tparticipant_id\tsession_id\tvoi\tref_file\tacq\tacq_time\n"
+        "scan_voi-lesion_svs.nii.gz\tA1\t1\tlesion\tscan_voi-lesion_mrsref.nii.gz\tpress\t2015-03-02\n"
+        "scan_voi-nawm_svs.nii.gz\tsub-A1\tses-1\tnawm\tn/a\tpress\t2015-03-02\n"
+        "scan_voi-nawm_svs.nii.gz\tsub-A1\tses-1\tcortex\t\t\t\n"
+        "missing.dat\tsub-A2\tses-1\tlesion\t\t\t\n")
+    out = tmp_path / "newbids"
+    r = runner.invoke(app, ["import", str(vendor), str(mapping), str(out)])
+    assert r.exit_code == 0, r.output
+    assert "wrote 3 NIfTI-MRS file(s)" in r.output
+    assert "row 3, column 'voi'" in r.output and "row 4, column 'file'" in r.output
+    mrs = out / "sub-A1" / "ses-1" / "mrs"
+    assert sorted(p.name for p in mrs.iterdir()) == [
+        "sub-A1_ses-1_acq-press_voi-lesion_mrsref.nii.gz", "sub-A1_ses-1_acq-press_voi-lesion_svs.nii.gz",
+        "sub-A1_ses-1_acq-press_voi-nawm_svs.nii.gz"]
+    assert (out / "dataset_description.json").exists()
+    assert "sub-A1" in (out / "participants.tsv").read_text()
+    assert "ses-1\t2015-03-02" in (out / "sub-A1" / "sub-A1_sessions.tsv").read_text()
+    from pmlmrs.study.bids import discover
+
+    study = discover(out)
+    assert [e.key for e in study.exams] == ["sub-A1/ses-1"]
+
+
+def test_subprocess_smoke(bids, tmp_path):
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "pmlmrs.cli.main", "run", str(bids), str(out), "participant",
+                           "--no-reports"], capture_output=True, text=True, check=True, timeout=300)
+    assert "8 fitted" in proc.stdout

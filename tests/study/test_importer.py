@@ -1,0 +1,34 @@
+"""``import_vendor`` on real vendor files (Philips SDAT/SPAR via spec2nii), then a run with a file basis."""
+
+from __future__ import annotations
+
+import pytest
+
+from pmlmrs.study.bids import discover
+from pmlmrs.study.importer import import_vendor
+from pmlmrs.study.pipeline import run_study
+
+from ..conftest import shared_path
+
+
+@pytest.mark.shared
+def test_import_philips_and_run_with_basis_file(tmp_path):
+    vendor = shared_path("invivo", "philips_sdat", "spant_phantom_press_te30")
+    basis = shared_path("invivo", "basis", "lcmodel", "3T_PRESS_Philips_35ms_noMM.BASIS")
+    mapping = tmp_path / "map.tsv"
+    mapping.write_text("file\tparticipant_id\tsession_id\tvoi\tref_file\tacq_time\n"
+                       "philips_spar_sdat_WS.SDAT\tsub-ph\tses-1\tlesion\tphilips_spar_sdat_W.SDAT\t2016-05-01\n"
+                       "philips_spar_sdat_WS.SDAT\tsub-ph\tses-1\tnawm\tphilips_spar_sdat_W.SDAT\t2016-05-01\n")
+    bids = tmp_path / "bids"
+    res = import_vendor(vendor, mapping, bids)
+    assert res.problems == [] and len(res.written) == 4
+    study = discover(bids)
+    [exam] = study.exams
+    assert [v.voi for v in exam.voxels] == ["lesion", "nawm"] and exam.voxels[0].ref_path is not None
+    out = tmp_path / "out"
+    run = run_study(bids, out, "participant", basis=basis, reports=False)
+    assert run.n_failed == 0 and run.n_fitted == 2, [p.message for p in run.problems]
+    # without --basis no bundled basis matches 127.8 MHz: recorded per voxel, the run completes
+    run2 = run_study(bids, tmp_path / "out2", "participant", reports=False)
+    assert run2.n_failed == 2
+    assert any("pass --basis" in p.message for p in run2.problems)

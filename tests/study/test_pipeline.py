@@ -1,0 +1,195 @@
+"""run_study end to end on a tiny generated cohort: outputs, idempotent re-runs, failures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pmlmrs.errors import WriteError
+from pmlmrs.study.pipeline import VOXEL_KEY_COLUMNS, run_study
+
+RATIOS = ["tNAA_tCr", "tCho_tCr", "tNAA_tCho", "Ins_tCr", "Glx_tCr", "Lip_tCr", "Lip09_tCr", "Lip13_tCr"]
+
+
+@pytest.fixture(scope="module")
+def tiny_cohort(tmp_path_factory) -> Path:
+    """3 patients, 5 exams, 10 voxels (one exam raw coil x dyn), 512 points."""
+    from pmlmrs.demo import make_demo_cohort
+
+    root = tmp_path_factory.mktemp("cohort") / "bids"
+    c = make_demo_cohort(root, n_patients=3, n_points=512, raw_every=4, dyns=8, seed=7)
+    assert (c.n_exams, c.n_voxels) == (5, 10) and c.n_raw == 2
+    return root
+
+
+@pytest.fixture
+def cohort(tiny_cohort, tmp_path) -> Path:
+    """A private copy (tests change files)."""
+    dst = tmp_path / "bids"
+    shutil.copytree(tiny_cohort, dst)
+    return dst
+
+
+def read_tsv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+
+
+def test_end_to_end_outputs(cohort, tmp_path):
+    out = tmp_path / "deriv"
+    res = run_study(cohort, out, "all", workers=1)
+    assert (res.n_exams, res.n_voxels, res.n_fitted, res.n_failed) == (5, 10, 10, 0)
+    assert res.stage_counts == {"pre_iris": 1, "iris": 2, "early_post_pml": 1, "late_post_pml": 1}
+    desc = json.loads((out / "dataset_description.json").read_text())
+    assert desc["DatasetType"] == "derivative" and desc["GeneratedBy"][0]["Name"] == "pmlmrs"
+    fits = sorted(out.glob("sub-*/ses-*/mrs/*_desc-fit_svs.tsv"))
+    assert len(fits) == 10 and len(sorted(out.glob("sub-*/ses-*/mrs/*_desc-fit_svs.json"))) == 10
+    one = read_tsv(fits[0])
+    assert list(one.columns[:1]) == ["spectrum"] and one.columns[-1] == "error"
+    fj = json.loads(sorted(out.glob("sub-*/ses-*/mrs/*_desc-fit_svs.json"))[0].read_text())
+    assert fj["provenance"]["inputs"]
+
+    vox = read_tsv(out / "group" / "voxels.tsv")
+    assert list(vox.columns[:6]) == VOXEL_KEY_COLUMNS + ["spectrum"]
+    for col in RATIOS + ["tNAA", "tCr", "tCho", "NAA", "NAA_crlb", "snr", "fwhm_ppm", "fit_quality", "qc_pass",
+                         "error"]:
+        assert col in vox.columns, col
+    assert len(vox) == 10 and set(vox["voi"]) == {"lesion", "nawm"}
+    assert vox["tNAA_tCr"].notna().all()
+    # lesions of the IRIS exams have higher Lip/tCr than their NAWM (planted effect, large)
+    iris = vox[vox["stage"] == "iris"].pivot(index=["participant_id", "session_id"], columns="voi",
+                                              values="Lip_tCr")
+    assert (iris["lesion"] > 2 * iris["nawm"]).all()
+
+    st = read_tsv(out / "group" / "stage_stats.tsv")
+    assert list(st.columns) == ["ratio", "stage", "comparison", "group_a", "group_b", "n_a", "n_b", "median_a",
+                                "median_b", "test", "statistic", "p", "p_holm", "p_fdr", "direction"]
+    assert list(read_tsv(out / "group" / "correlations.tsv").columns) == ["measure", "clinical", "subset", "unit",
+                                                                          "n", "rho", "p"]
+    ir = read_tsv(out / "group" / "iris.tsv")
+    assert list(ir.columns) == ["participant_id", "session_id", "stage", "iris_score", "iris_flag", "rule", "reason"]
+    assert len(ir) == 5
+    assert (out / "group" / "report.html").stat().st_size > 1000
+    assert len(list(out.glob("sub-*/sub-*_timeline.html"))) == 3
+    assert len(list(out.glob("sub-*/ses-*/sub-*_ses-*_report.html"))) == 5
+    assert (out / "pmlmrs.db").exists()
+    assert res.missing == []
+    log = json.loads(res.files["run_log"].read_text())
+    assert log["counts"]["fitted"] == 10 and log["options"]["stage"]["early_months"] == 19.0
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_rerun_refits_nothing_and_changed_file_replaces_rows(cohort, tmp_path, engine, request):
+    from pmlmrs.io import load, save
+    from pmlmrs.study.db import Voxel, open_database
+
+    db_url = None if engine == "sqlite" else request.getfixturevalue("postgres_url")
+    out = tmp_path / "deriv"
+    first = run_study(cohort, out, "participant", db_url=db_url, reports=False)
+    assert first.n_fitted == 10 and first.n_reused == 0
+    with pytest.raises(WriteError, match="--force"):
+        run_study(cohort, out, "participant", db_url=db_url, reports=False)
+    second = run_study(cohort, out, "participant", db_url=db_url, reports=False, force=True)
+    assert second.n_fitted == 0 and second.n_reused == 10
+
+    db = open_database(db_url, out_dir=out)
+    with db.session() as s:
+        before = {(v.exam.session_id, v.voi, v.exam.patient.participant_id): (v.id, v.input_sha256,
+                                                                               v.summary.row["NAA"])
+                  for v in s.query(Voxel).all()}
+    counts_before = db.counts()
+    db.dispose()
+
+    # change one file: the same spectrum scaled by 1.5 (still a valid NIfTI-MRS file)
+    path = next(cohort.glob("sub-01/ses-01/mrs/*voi-nawm_svs.nii.gz"))
+    spec = load(path)
+    save(spec.with_data(spec.data * 1.5), path, force=True)
+    third = run_study(cohort, out, "participant", db_url=db_url, reports=False, force=True)
+    assert third.n_fitted == 1 and third.n_reused == 9
+
+    db = open_database(db_url, out_dir=out)
+    with db.session() as s:
+        after = {(v.exam.session_id, v.voi, v.exam.patient.participant_id): (v.id, v.input_sha256,
+                                                                              v.summary.row["NAA"])
+                 for v in s.query(Voxel).all()}
+    counts_after = db.counts()
+    db.dispose()
+    key = ("ses-01", "nawm", "sub-01")
+    assert after[key][1] != before[key][1]
+    assert after[key][2] == pytest.approx(1.5 * before[key][2], rel=0.05)
+    assert {k: v for k, v in after.items() if k != key} == {k: v for k, v in before.items() if k != key}
+    for table in ("patient", "exam", "stage", "voxel", "fit_summary", "fit_measure", "clinical_score"):
+        assert counts_after[table] == counts_before[table], table
+    assert counts_after["run"] == counts_before["run"] + 1
+
+
+def test_bad_exam_does_not_stop_the_run(cohort, tmp_path):
+    bad = next(cohort.glob("sub-02/ses-01/mrs/*voi-lesion_svs.nii.gz"))
+    bad.write_bytes(b"this is not a NIfTI file")
+    out = tmp_path / "deriv"
+    res = run_study(cohort, out, "participant", reports=False)
+    assert res.n_failed == 1 and res.n_fitted == 9
+    failed = [p for p in res.problems if p.level == "error" and p.voi == "lesion"]
+    assert failed and "processing failed" in failed[0].message and failed[0].participant_id == "sub-02"
+    group = run_study(cohort, out, "group", reports=False)
+    vox = read_tsv(out / "group" / "voxels.tsv")
+    row = vox[(vox["participant_id"] == "sub-02") & (vox["voi"] == "lesion")].iloc[0]
+    assert row["error"] and pd.isna(row["tNAA_tCr"]) and row["qc_pass"] in (False, "false")
+    assert len(vox) == 10
+    assert group.n_fitted == 0
+
+
+def test_input_problems_are_reported_and_run_completes(cohort, tmp_path):
+    p = cohort / "participants.tsv"
+    text = p.read_text().splitlines()
+    cells = text[2].split("\t")
+    cells[8] = "85"  # kps_pre of sub-02: not a step of 10
+    text[2] = "\t".join(cells)
+    p.write_text("\n".join(text) + "\n")
+    out = tmp_path / "deriv"
+    res = run_study(cohort, out, "participant", reports=False)
+    assert res.n_fitted == 10
+    msgs = [(x.error.path, x.error.row, x.error.column) for x in res.problems]
+    assert (str(p), 2, "kps_pre") in msgs
+
+
+def test_group_level_needs_fits_and_refuses_overwrite(cohort, tmp_path):
+    out = tmp_path / "deriv"
+    res = run_study(cohort, out, "group", reports=False)
+    assert len(res.missing) >= 10 and "participant level" in res.missing[0]
+    with pytest.raises(WriteError, match="group"):
+        run_study(cohort, out, "group", reports=False)
+
+
+def test_out_dir_must_differ_from_bids(cohort):
+    from pmlmrs.errors import StudyError
+
+    with pytest.raises(StudyError):
+        run_study(cohort, cohort, "participant")
+
+
+def test_inconsistent_patient_dates_leave_exams_unassigned(cohort, tmp_path):
+    from sqlalchemy import select
+
+    from pmlmrs.study.db import Exam, Patient, Stage, open_database
+
+    p = cohort / "participants.tsv"
+    lines = p.read_text().splitlines()
+    cols = lines[0].split("\t")
+    cells = lines[1].split("\t")  # sub-01 (three exams)
+    cells[cols.index("iris_end")] = "2000-01-01"
+    lines[1] = "\t".join(cells)
+    p.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "deriv"
+    res = run_study(cohort, out, "participant", reports=False)
+    assert any(x.error.column == "iris_end" and x.error.row == 1 for x in res.problems)
+    db = open_database(out_dir=out)
+    with db.session() as s:
+        rows = s.execute(select(Stage.stage, Stage.rule, Stage.review).join(Exam).join(Patient)
+                         .where(Patient.participant_id == "sub-01")).all()
+    db.dispose()
+    assert len(rows) == 3
+    assert all(st == "unassigned" and review and "stage rules not applied" in rule for st, rule, review in rows)
