@@ -64,11 +64,7 @@ def _load_builtins() -> None:
     import importlib
 
     for mod in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # TODO(integration): remove once every module exists
-            if exc.name != mod:
-                raise
+        importlib.import_module(mod)
     _builtins_loaded = True
 
 
