@@ -49,7 +49,7 @@ def test_timeline_figure_content(cohort):
     p = patients.iloc[1].to_dict()
     fig = timeline_figure(p, exams, vox, iris, ratios=("Lip_tCr", "tCho_tCr"))
     names = [t.name for t in fig.data]
-    assert "exams (× = IRIS flag)" in names and "lesion" in names and "nawm" in names
+    assert "exams (× = IRIS flag)" in names and "lesion" in names and "NAWM" in names
     n_exams = int((exams["participant_id"] == p["participant_id"]).sum())
     exam_trace = next(t for t in fig.data if t.name == "exams (× = IRIS flag)")
     assert len(exam_trace.x) == n_exams

@@ -18,6 +18,7 @@ __all__ = ["stage_box_figure", "correlation_figure", "roc_figure", "trajectory_f
            "render_cohort_report", "write_cohort_report"]
 
 _VOI_COLOURS = {"lesion": "#b2182b", "nawm": "#2166ac"}
+_CLINICAL_LABELS = {"delta_kps": "ΔKPS (exam − pre-PML)", "delta_edss": "ΔEDSS (exam − pre-PML)"}
 _FAMILY_TEXT = {
     "ratio": "per ratio: its lesion-vs-NAWM tests over the stages, its pairwise stage tests, its omnibus tests",
     "comparison": "all ratios pooled: every lesion-vs-NAWM test, every pairwise stage test, every omnibus test",
@@ -29,9 +30,20 @@ def _fmt_p(p: Any) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "n/a"
     p = float(p)
+    if p < 1e-300:  # underflow (e.g. an intercept's Wald test): not a meaningful number
+        return "< 1e-300"
     if p < 0.001:
         return f"{p:.1e}"
     return f"{p:.3f}"
+
+
+def _label(name: str) -> str:
+    """Axis/title label of a measure or clinical column (``tNAA_tCho`` → ``tNAA/tCho``)."""
+    if name in _CLINICAL_LABELS:
+        return _CLINICAL_LABELS[name]
+    if name == "lipid_rise":
+        return "lipid rise (lesion vs NAWM Lip/tCr)"
+    return name.replace("_", "/")
 
 
 def _records(df: Any) -> list[dict[str, Any]]:
@@ -112,9 +124,9 @@ def correlation_figure(data: Any, measure: str, clinical: str, row: Mapping[str,
     else:
         label = "not computed"
     fig.update_layout(
-        title={"text": f"{measure} vs {clinical}<br><sub>{label}</sub>", "x": 0.01}, height=340,
-        margin={"l": 50, "r": 10, "t": 70, "b": 40}, template="plotly_white",
-        xaxis={"title": measure}, yaxis={"title": clinical}, legend={"orientation": "h", "y": -0.2},
+        title={"text": f"{_label(measure)} vs {_label(clinical).split(' (')[0]}<br><sub>{label}</sub>", "x": 0.01},
+        height=340, margin={"l": 50, "r": 10, "t": 80, "b": 40}, template="plotly_white",
+        xaxis={"title": _label(measure)}, yaxis={"title": _label(clinical)}, legend={"orientation": "h", "y": -0.25},
     )
     return fig
 
@@ -136,10 +148,11 @@ def roc_figure(iris_df: Any, stages: Sequence[str], auc_text: str) -> Any:
         fpr = [float((s[~y] >= t).mean()) for t in thr]
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines+markers", name="LOPO scores", line={"shape": "hv"}))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}))
-    fig.update_layout(title={"text": f"ROC, leave-one-patient-out<br><sub>{auc_text}</sub>", "x": 0.01},
-                      height=360, width=420, template="plotly_white",
+    sub = auc_text.replace(" (", "<br>(", 1)
+    fig.update_layout(title={"text": f"ROC, leave-one-patient-out<br><sub>{sub}</sub>", "x": 0.01},
+                      height=440, template="plotly_white", legend={"x": 0.55, "y": 0.1},
                       xaxis={"title": "1 − specificity", "range": [0, 1]},
-                      yaxis={"title": "sensitivity", "range": [0, 1.02]}, margin={"l": 50, "r": 10, "t": 70, "b": 40})
+                      yaxis={"title": "sensitivity", "range": [0, 1.02]}, margin={"l": 50, "r": 10, "t": 115, "b": 40})
     return fig
 
 
@@ -159,9 +172,16 @@ def trajectory_figure(trajectories: Any, ratio: str, voi: str = "lesion") -> Any
             marker={"color": [STAGE_COLOURS.get(str(s), "#bdbdbd") for s in sub["stage"]], "size": 8},
             hovertext=[f"{pid} {s} ({st})" for s, st in zip(sub["session_id"], sub["stage"])], showlegend=False,
         ))
-    fig.update_layout(title={"text": f"{ratio.replace('_', '/')} ({voi}) over time, one line per patient", "x": 0.01},
-                      height=340, template="plotly_white", xaxis={"title": "days since PML onset"},
-                      yaxis={"title": ratio.replace("_", "/")}, margin={"l": 50, "r": 10, "t": 50, "b": 40})
+    present = [s for s in STAGE_COLOURS if s in set(t["stage"].astype(str))]
+    for s in present:  # legend of the marker colours
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=s,
+                                 marker={"color": STAGE_COLOURS[s], "size": 8}))
+    where = "lesion" if voi == "lesion" else ("NAWM" if voi == "nawm" else voi)
+    fig.update_layout(title={"text": f"{_label(ratio)} ({where})<br><sub>one line per patient, markers by stage</sub>",
+                             "x": 0.01},
+                      height=380, template="plotly_white", xaxis={"title": "days since PML onset"},
+                      yaxis={"title": _label(ratio)}, margin={"l": 50, "r": 10, "t": 70, "b": 40},
+                      legend={"orientation": "h", "y": -0.25})
     return fig
 
 
@@ -223,7 +243,7 @@ def _provenance_rows(provenance: Any) -> list[dict[str, str]]:
         for k, v in provenance.items():
             if isinstance(v, (Mapping, list, tuple)):
                 v = json.dumps(v, indent=1, default=str, sort_keys=isinstance(v, Mapping))
-            out.append({"key": str(k), "value": str(v)})
+            out.append({"key": str(k), "value": str(v), "block": "\n" in str(v)})
         return out
     out = []
     for i, item in enumerate(provenance):

@@ -58,6 +58,18 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
+def _fmt_delta(v: Any) -> str:
+    """A change with its sign (``+3``, ``-70``); as :func:`_fmt_value` when not a number."""
+    from pmlmrs.report._html import fmt_number
+
+    if _missing(v) or isinstance(v, (bool, str)):
+        return _fmt_value(v)
+    try:
+        return fmt_number(float(v), "+.4g")
+    except (TypeError, ValueError):
+        return _fmt_value(v)
+
+
 def _qc_rows(items: Any) -> list[dict[str, str]]:
     """QC items from QCItem objects, dicts, (level, name, message, fix) tuples or a DataFrame."""
     if items is None:
@@ -101,7 +113,8 @@ def _metabolite_table(ctxs: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]
         kind = next(iter(d.values()))["kind"]
         rows.append({"name": n, "combination": kind == "combinations",
                      **{voi: d.get(voi) for voi in ctxs}})
-    return rows
+    # The combinations (tNAA, tCr, tCho, Glx, Lip...) are what the ratios use: list them first.
+    return [r for r in rows if r["combination"]] + [r for r in rows if not r["combination"]]
 
 
 def _quotient_rows(quotients: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -142,10 +155,12 @@ def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris
     return {
         "participant_id": str(ex.get("participant_id", "")),
         "session_id": str(ex.get("session_id", "")),
-        "exam_fields": [(label, _fmt_value(ex.get(key))) for key, label in _EXAM_FIELDS if key in ex],
+        "exam_fields": [(label, _fmt_delta(ex.get(key)) if key.startswith("delta_") else _fmt_value(ex.get(key)))
+                        for key, label in _EXAM_FIELDS if key in ex],
         "stage": str(ex.get("stage", "unassigned")),
         "stage_rule": "" if _missing(ex.get("stage_rule")) else str(ex.get("stage_rule")),
         "vois": list(ctxs),
+        "voi_labels": {voi: {"lesion": "lesion", "nawm": "NAWM"}.get(voi, voi) for voi in ctxs},
         "missing_vois": [v for v in _VOIS if v not in ctxs],
         "fit_summary": {voi: ctx["fit"] for voi, ctx in ctxs.items()},
         "units": {voi: ctx["units"] for voi, ctx in ctxs.items()},

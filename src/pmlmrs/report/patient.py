@@ -21,6 +21,7 @@ STAGE_COLOURS = {
     "pre_iris": "#f1a340", "iris": "#d7301f", "early_post_pml": "#6baed6", "late_post_pml": "#2171b5",
     "unassigned": "#bdbdbd",
 }
+_VOI_LABELS = {"lesion": "lesion", "nawm": "NAWM"}
 _DEFAULT_RATIOS = ("Lip_tCr", "tCho_tCr", "tNAA_tCho", "tNAA_tCr")
 _EVENTS = (("natalizumab_stop", "natalizumab stop", "#4d4d4d"), ("pml_onset", "PML onset", "#762a83"),
            ("pml_diagnosis", "PML diagnosis", "#9970ab"))
@@ -85,16 +86,16 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     stages = list(ex["stage"].astype(str)) if "stage" in ex.columns else ["unassigned"] * len(ex)
     pad = pd.Timedelta(days=15)
     shown_stage: set[str] = set()
+    bands = []
     for i, (d, s) in enumerate(zip(dates, stages)):
         if d is None or pd.isna(d):
             continue
         left = d - pad if i == 0 or pd.isna(dates[i - 1]) else d - (d - dates[i - 1]) / 2
         right = d + pad if i == len(dates) - 1 or pd.isna(dates[i + 1]) else d + (dates[i + 1] - d) / 2
-        fig.add_vrect(x0=left, x1=right, fillcolor=STAGE_COLOURS.get(s, "#bdbdbd"), opacity=0.15,
-                      line_width=0, layer="below", row="all", col=1)
-        if s not in shown_stage:  # legend entry for the band colour
+        bands.append((left, right, STAGE_COLOURS.get(s, "#bdbdbd")))
+        if s not in shown_stage:  # legend entry for the band colour (a real date keeps the axis a date axis)
             shown_stage.add(s)
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"stage: {s}",
+            fig.add_trace(go.Scatter(x=[d], y=[None], mode="markers", name=f"stage: {s}",
                                      marker={"size": 12, "symbol": "square", "color": STAGE_COLOURS.get(s, "#bdbdbd"),
                                              "opacity": 0.4}, legendgroup="stages"), row=1, col=1)
 
@@ -103,14 +104,17 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     if iris_on is not None:
         known = [d for d in dates if d is not None and not pd.isna(d)]
         end = iris_end if iris_end is not None else max([iris_on] + known)
-        fig.add_trace(go.Scatter(x=[iris_on, end], y=[0.5, 0.5], mode="lines", name="IRIS window" +
+        fig.add_trace(go.Scatter(x=[iris_on, end], y=[0.45, 0.45], mode="lines", name="IRIS window" +
                                  ("" if iris_end is not None else " (ongoing)"),
+                                 hovertemplate="IRIS window: %{x|%Y-%m-%d}<extra></extra>",
                                  line={"color": STAGE_COLOURS["iris"], "width": 10}, opacity=0.6), row=1, col=1)
-    for key, label, colour in _EVENTS:
+    # One level per event, labels to the right: events days apart (diagnosis, natalizumab stop) stay legible.
+    for level, (key, label, colour) in zip((1.55, 1.2, 0.85), _EVENTS):
         t = _ts(p.get(key))
         if t is not None:
-            fig.add_trace(go.Scatter(x=[t], y=[1.0], mode="markers+text", text=[label], textposition="top center",
-                                     name=label, marker={"symbol": "diamond", "size": 11, "color": colour}),
+            fig.add_trace(go.Scatter(x=[t], y=[level], mode="markers+text", text=[label], textposition="middle right",
+                                     name=label, hovertemplate=f"{label}: %{{x|%Y-%m-%d}}<extra></extra>",
+                                     marker={"symbol": "diamond", "size": 11, "color": colour}),
                           row=1, col=1)
     flags = {}
     if iris_df is not None and len(iris_df):
@@ -135,7 +139,7 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
                              hovertext=hover, hoverinfo="text",
                              marker={"size": 12, "color": colours, "symbol": symbols,
                                      "line": {"width": 1, "color": "black"}}), row=1, col=1)
-    fig.update_yaxes(visible=False, range=[-0.8, 1.6], row=1, col=1)
+    fig.update_yaxes(visible=False, range=[-0.8, 1.85], row=1, col=1)
 
     # KPS and EDSS: the pre-PML score (dotted) and the scores at the exams.
     for row, key, pre, colour in ((2, "kps", "kps_pre", "#1b7837"), (3, "edss", "edss_pre", "#b2182b")):
@@ -145,6 +149,7 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
         pv = pd.to_numeric(pd.Series([p.get(pre)]), errors="coerce").iloc[0]
         if np.isfinite(pv):
             fig.add_hline(y=float(pv), line={"dash": "dot", "color": colour}, row=row, col=1,
+                          exclude_empty_subplots=False,
                           annotation_text=f"{key.upper()} ≈ 1 year before PML", annotation_position="top left")
     fig.update_yaxes(range=[-5, 105], row=2, col=1)
     fig.update_yaxes(range=[-0.5, 10.5], row=3, col=1)
@@ -160,9 +165,22 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
                 s = v[v["voi"].astype(str).str.lower() == voi]
                 s = s.groupby("_date", as_index=False)[r].mean().sort_values("_date")
                 y = pd.to_numeric(s[r], errors="coerce").replace([np.inf, -np.inf], np.nan)
-                fig.add_trace(go.Scatter(x=s["_date"], y=y, mode="lines+markers", name=f"{voi}",
+                fig.add_trace(go.Scatter(x=s["_date"], y=y, mode="lines+markers", name=_VOI_LABELS[voi],
                                          legendgroup=voi, showlegend=k == 0,
                                          line={"dash": dash, "color": colour}), row=4 + k, col=1)
+    # The stage bands on every panel (added last and per row: plotly's row="all" skips panels that
+    # have no traces yet), and a date axis everywhere (the shared axes must agree on their type).
+    for left, right, colour in bands:
+        for row in range(1, n_rows + 1):
+            fig.add_vrect(x0=left, x1=right, fillcolor=colour, opacity=0.15, line_width=0, layer="below",
+                          row=row, col=1, exclude_empty_subplots=False)
+    onset = _ts(p.get("pml_onset"))
+    if onset is not None:  # day 0 of "days since PML onset", on every panel
+        for row in range(1, n_rows + 1):
+            fig.add_vline(x=onset, line={"color": "#762a83", "width": 1, "dash": "dot"}, row=row, col=1,
+                          exclude_empty_subplots=False)
+    fig.update_xaxes(type="date")
+    fig.update_xaxes(showticklabels=True, row=1, col=1)  # dates on the events panel as well as at the bottom
     fig.update_layout(height=260 + 170 * n_rows, margin={"l": 60, "r": 20, "t": 50, "b": 40},
                       legend={"orientation": "h", "y": -0.04}, hovermode="closest", template="plotly_white")
     return fig
@@ -212,7 +230,7 @@ def render_timeline(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     p = _as_dict(patient)
     pid = str(p.get("participant_id", "patient"))
     page = Page("patient.html.jinja", title=f"{pid} · timeline", subtitle="patient timeline")
-    fig = page.plotly(timeline_figure(p, exams, voxels, iris_df, ratios=ratios), div_id="timeline")
+    fig = page.plotly(timeline_figure(p, exams, voxels, iris_df, ratios=ratios), div_id="timeline-figure")
 
     def date(key: str) -> str:
         t = _ts(p.get(key))
