@@ -272,7 +272,9 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
         {"name": n, "group": g, "amplitude": float(a), "crlb_sd": float(c), "crlb_percent": result.crlb_percent(n)}
         for n, g, a, c in zip(result.names, result.groups, result.amplitudes, result.crlb)
     ]
-    steps = [s.to_nifti_mrs() for s in tuple(spec.provenance) + tuple(result.provenance)]
+    # result.provenance normally repeats the spectrum's steps before its own: list each step once.
+    ordered = list(spec.provenance) + [st for st in result.provenance if st not in spec.provenance]
+    steps = [st.to_nifti_mrs() for st in ordered]
     opts: dict[str, Any] = {"fit": dict(result.options)}
     if options:
         opts.update(options)

@@ -150,8 +150,14 @@ def plotly_js() -> str:
 
 
 def plotly_div(fig: Any, *, div_id: str | None = None) -> Any:
-    """A plotly figure as a ``<div>`` + inline script, *without* plotly.js (the page includes it once)."""
+    """A plotly figure as a ``<div>`` + inline script, *without* plotly.js (the page includes it once).
+
+    A given *div_id* is prefixed with ``fig-`` so it cannot clash with section ids of the template.
+    """
     from markupsafe import Markup
+
+    if div_id is not None and not div_id.startswith("fig-"):
+        div_id = f"fig-{div_id}"
 
     html = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                        config={"displaylogo": False, "responsive": True})

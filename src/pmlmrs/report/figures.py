@@ -105,10 +105,12 @@ def fit_figure(result: Any, *, ax: Any = None, title: str | None = None, compone
         ax.axhline(off, color="#2ca02c", lw=0.4, ls=":")
     if components:
         traces = component_traces(result)[:max_components]
-        lo = float(np.min(np.minimum(data[sel], base[sel])))
-        step = 0.18 * span
-        for k, (name, y, colour) in enumerate(traces):
-            off = lo - (k + 1) * step
+        # Stack the components downwards, each under the previous one by its own height.
+        bottom = float(np.min(np.minimum(data[sel], base[sel])))
+        gap = 0.04 * span
+        for name, y, colour in traces:
+            off = bottom - gap - float(np.max(y[sel]))
+            bottom = off + float(np.min(y[sel]))
             ax.plot(ppm, y + off, color=colour, lw=0.7)
             j = int(np.argmax(np.abs(y[sel])))
             ax.annotate(name, (ppm[sel][j], off + y[sel][j]), fontsize=7, color=colour,
