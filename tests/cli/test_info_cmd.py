@@ -185,3 +185,33 @@ def test_console_script_smoke(tmp_path: Path) -> None:
     assert out.exists()
     fail = subprocess.run([exe, "info", str(tmp_path / "missing.rda")], capture_output=True, text=True, timeout=120)
     assert fail.returncode == 1 and "missing.rda" in fail.stderr and "Traceback" not in fail.stderr
+
+
+def test_info_lcmodel_basis_file() -> None:
+    """A .BASIS file: header values from its $BASIS1 namelist and every metabolite (LCModel test basis)."""
+    d = _info_json(TEST_DATA / "basis" / "lcmodel_test_3t.basis")
+    assert d["kind"] == "basis" and d["format"] == "lcmodel_basis"
+    assert d["spectrometer_frequency_mhz"] == pytest.approx(127.7861, abs=1e-4)
+    assert d["n_points"] == 1024 and d["dwell_time_s"] == pytest.approx(5e-4)
+    assert d["n_metabolites"] == 17 and {"NAA", "Cr", "PCho", "Ins", "sIns"} <= set(d["metabolites"])
+
+
+def test_info_lcmodel_control_file() -> None:
+    """An LCModel control file: the data-describing values of its $LCMODL namelist."""
+    d = _info_json(TEST_DATA / "lcmodel" / "lcmodel_test_control.file")
+    assert d["kind"] == "control"
+    assert d["spectrometer_frequency_mhz"] == pytest.approx(127.786142)
+    assert d["spectral_width_hz"] == pytest.approx(2000.0) and d["n_points"] == 1024
+
+
+def test_info_basis_folder_table(tmp_path: Path) -> None:
+    """A folder holding a basis set prints as a table; an unrelated folder stays an error."""
+    from pmlmrs.basis import load_basis, save_basis
+
+    save_basis(load_basis(TEST_DATA / "basis" / "lcmodel_test_3t.basis"), tmp_path / "b")
+    res = runner.invoke(app, ["info", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    assert "NAA" in res.output and "basis" in res.output
+    (tmp_path / "empty").mkdir()
+    res = runner.invoke(app, ["info", str(tmp_path / "empty")])
+    assert res.exit_code == 1

@@ -9,9 +9,9 @@ from typing import Any
 import typer
 
 from pmlmrs.cli._common import app, console, handle_errors
-from pmlmrs.errors import WriteError
+from pmlmrs.errors import BasisError, ReadError, UnknownFormatError, WriteError
 
-__all__ = ["info", "convert", "summarise"]
+__all__ = ["info", "convert", "summarise", "summarise_basis"]
 
 
 def _read_options(central_frequency: float | None, spectral_width: float | None,
@@ -52,6 +52,63 @@ def summarise(spectrum: Any, format_name: str | None = None) -> dict[str, Any]:
             for s in spectrum.provenance
         ],
     }
+
+
+def summarise_basis(basis: Any, format_name: str) -> dict[str, Any]:
+    """The JSON-friendly summary of a basis set (``pmlmrs info`` on a .BASIS file or basis folder)."""
+    meta = dict(basis.meta)
+    return {
+        "file": basis.source,
+        "format": format_name,
+        "kind": "basis",
+        "nucleus": basis.nucleus,
+        "spectrometer_frequency_mhz": basis.spectrometer_frequency,
+        "spectral_width_hz": basis.spectral_width,
+        "dwell_time_s": basis.dwell_time,
+        "n_points": basis.n_points,
+        "echo_time_ms": None if basis.echo_time is None else basis.echo_time * 1e3,
+        "ppm_reference": basis.ppm_reference,
+        "sequence": meta.get("sequence") or None,
+        "n_metabolites": len(basis.names),
+        "metabolites": list(basis.names),
+        "ppm_check": meta.get("ppm_check"),
+    }
+
+
+def _control_summary(path: Path) -> dict[str, Any]:
+    """The ``$LCMODL`` values of an LCModel control file that describe the data."""
+    from pmlmrs.io.lcmodel import read_control
+
+    ctl = read_control(path)
+    dwell = ctl.get("DELTAT")
+    return {
+        "file": str(path),
+        "format": "lcmodel_control",
+        "kind": "control",
+        "spectrometer_frequency_mhz": ctl.get("HZPPPM"),
+        "dwell_time_s": dwell,
+        "spectral_width_hz": None if not dwell else 1.0 / float(dwell),
+        "n_points": ctl.get("NUNFIL"),
+        "echo_time_ms": ctl.get("ECHOT"),
+        "values": {k: v for k, v in ctl.items() if k != "KEY"},
+    }
+
+
+def _print_mapping(summary: dict[str, Any], skip: tuple[str, ...] = ("file",)) -> None:
+    from rich.table import Table
+
+    table = Table(title=Path(summary["file"] or "").name or None, show_header=False, box=None, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, val in summary.items():
+        if key in skip or val is None:
+            continue
+        if isinstance(val, list):
+            val = " ".join(str(v) for v in val)
+        elif isinstance(val, dict):
+            val = ", ".join(f"{k}={v}" for k, v in val.items())
+        table.add_row(key.replace("_", " "), _fmt(val))
+    console.print(table, markup=False, highlight=False)
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 6) -> str:
@@ -114,13 +171,40 @@ def info(
     """Header summary of any supported file: frequency, spectral width, points, dims, TE/TR, voxel."""
     from pmlmrs.io import find_reader, load
 
-    fmt = format or find_reader(file).name
-    spectrum = load(file, format=fmt, **_read_options(central_frequency, spectral_width, echo_time))
-    summary = summarise(spectrum, fmt)
+    printer = _print_table
+    try:
+        fmt = format or find_reader(file).name
+    except UnknownFormatError as exc:
+        # Not a spectrum: an LCModel .BASIS / basis folder, or an LCModel control file?
+        summary = _other_summary(file)
+        if summary is None:
+            raise exc from None
+        printer = _print_mapping
+    else:
+        spectrum = load(file, format=fmt, **_read_options(central_frequency, spectral_width, echo_time))
+        summary = summarise(spectrum, fmt)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        _print_table(summary)
+        printer(summary)
+
+
+def _other_summary(path: Path) -> dict[str, Any] | None:
+    """Summary of a basis set or LCModel control file, or None when *path* is neither."""
+    from pmlmrs.basis import detect_basis_format, load_basis
+
+    try:
+        basis_format = detect_basis_format(path)
+    except (BasisError, ReadError):
+        basis_format = None
+    if basis_format is not None:
+        return summarise_basis(load_basis(path, format=basis_format), basis_format)
+    if path.is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(4096).decode("latin-1").upper()
+        if "$LCMODL" in head or "&LCMODL" in head:
+            return _control_summary(path)
+    return None
 
 
 @app.command()
