@@ -137,9 +137,18 @@ def summary_columns(rows: Iterable[Mapping[str, Any]],
     return ["spectrum"] + middle + fixed_tail
 
 
-def _cell(v: Any) -> str:
+def tsv_cell(v: Any, *, empty: str = "") -> str:
+    """One TSV cell: ``n/a`` for missing values (None, NaN, pandas NA/NaT), ``true``/``false``,
+    6 significant digits, ISO dates, text on one line; *empty* for an empty string."""
     if v is None:
         return "n/a"
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return "n/a"
+    except ImportError:  # pragma: no cover
+        pass
     if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
     if isinstance(v, (int, np.integer)):
@@ -151,8 +160,9 @@ def _cell(v: Any) -> str:
         if math.isinf(f):
             return "inf" if f > 0 else "-inf"
         return format(f, ".6g")
-    s = str(v)
-    return " ".join(s.replace("\t", " ").split())
+    if isinstance(v, (_dt.date, _dt.datetime)) or hasattr(v, "strftime"):
+        return v.strftime("%Y-%m-%d")
+    return " ".join(str(v).replace("\t", " ").split()) or empty
 
 
 def write_summary_tsv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, *, force: bool = False,
@@ -167,7 +177,7 @@ def write_summary_tsv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike
     cols = summary_columns(rows, ratio_names)
     lines = ["\t".join(cols)]
     for r in rows:
-        lines.append("\t".join(_cell(r.get(c)) for c in cols))
+        lines.append("\t".join(tsv_cell(r.get(c)) for c in cols))
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("\n".join(lines) + "\n", encoding="utf-8")

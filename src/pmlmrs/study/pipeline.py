@@ -321,39 +321,11 @@ def _write_timeline(task: tuple[str, dict[str, Any], Any, Any, Any, dict[str, st
 # ------------------------------------------------------------------------------------------------
 # tables
 # ------------------------------------------------------------------------------------------------
-def _cell(v: Any) -> str:
-    import numpy as np
-
-    if v is None:
-        return "n/a"
-    try:
-        import pandas as pd
-
-        if v is pd.NA or v is pd.NaT:
-            return "n/a"
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        if math.isnan(f):
-            return "n/a"
-        if math.isinf(f):
-            return "inf" if f > 0 else "-inf"
-        return format(f, ".6g")
-    if isinstance(v, (_dt.date, _dt.datetime)):
-        return v.isoformat()[:10]
-    if hasattr(v, "strftime"):
-        return v.strftime("%Y-%m-%d")
-    return " ".join(str(v).replace("\t", " ").split()) or "n/a"
-
-
 def _write_tsv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
+    from pmlmrs.quant.outputs import tsv_cell
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["\t".join(columns)] + ["\t".join(_cell(r.get(c)) for c in columns) for r in rows]
+    lines = ["\t".join(columns)] + ["\t".join(tsv_cell(r.get(c), empty="n/a") for c in columns) for r in rows]
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
