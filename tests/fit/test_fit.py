@@ -348,7 +348,8 @@ def test_baseline_does_not_make_lipids(basis, model):
 
 def test_challenge_all_datasets(basis, challenge_dir):
     """All 28 challenge data sets: each fits or is flagged. Known hard ones: 24 (huge artefact at
-    ~4.2 ppm: not converged / poor fit) and 28 (lipids ~15x NAA: poor fit); QC must catch both."""
+    ~4.2 ppm: excluded automatically by lowering the window edge to 3.9 ppm, then a normal fit) and
+    28 (lipids ~15x NAA: poor fit, which QC must catch)."""
     specs = [_challenge(challenge_dir, i)[0] for i in range(1, 29)]
     out = fit_batch(specs, basis)
     assert all(isinstance(r, FitResult) for r in out)
@@ -356,7 +357,13 @@ def test_challenge_all_datasets(basis, challenge_dir):
     good = [i for i in range(28) if i + 1 not in (24, 28)]
     assert all(out[i].converged for i in good)
     assert np.median(fq[good]) < 1.3 and np.max(fq[good]) < 4.0
-    assert fq[23] > 5 and fq[27] > 5          # flagged by fit quality, never silently "good"
+    assert fq[27] > 5                         # flagged by fit quality, never silently "good"
+    assert out[23].converged and fq[23] < 2.5
+    assert out[23].params["edge_artefact_excluded_ppm"] == [3.9, 4.2]
+    assert out[23].options["ppm_range"] == [0.2, 3.9]
+    assert all("edge_artefact_excluded_ppm" not in out[i].params for i in good)
+    tnaa_tcr = (out[23].amplitude("NAA") + out[23].amplitude("NAAG")) / (out[23].amplitude("Cr") + out[23].amplitude("PCr"))
+    assert 1.1 < tnaa_tcr < 1.8
 
 
 def test_scale_invariance(basis, model):

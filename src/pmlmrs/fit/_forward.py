@@ -45,6 +45,11 @@ class Grid:
     pivot_ppm: float
     bl_matrix: NDArray[np.float64]        # (n_w, m)
     bl_penalty: NDArray[np.float64]       # (p, m)
+    #: penalty stiffened in the lipid region (same shape), used for a negative ``lam`` (see
+    #: :meth:`penalty`); None: the uniform penalty for every ``lam``
+    bl_penalty_stiff: NDArray[np.float64] | None = None
+    #: (n_w,) rows of the window inside the lipid region (for the information criterion)
+    lipid_rows: NDArray[np.bool_] | None = None
     _q_cache: dict = field(default_factory=dict)
 
     @property
@@ -60,9 +65,16 @@ class Grid:
         """Real baseline coefficients (real + imaginary parts)."""
         return 2 * int(self.bl_matrix.shape[1])
 
+    def penalty(self, lam: float) -> NDArray[np.float64]:
+        """Penalty root for baseline weight *lam*: ``sqrt(lam) P``; a negative *lam* codes the
+        penalty stiffened in the lipid region, ``sqrt(-lam) P_stiff`` (when the grid has one)."""
+        if lam < 0 and self.bl_penalty_stiff is not None:
+            return self.bl_penalty_stiff * np.sqrt(-lam)
+        return self.bl_penalty * np.sqrt(max(lam, 0.0))
+
     def baseline_block(self, lam: float) -> NDArray[np.float64]:
         """``S~`` (2 n_w + 2 p, 2 m): the baseline columns of the augmented real system."""
-        s, p = self.bl_matrix, self.bl_penalty * np.sqrt(max(lam, 0.0))
+        s, p = self.bl_matrix, self.penalty(lam)
         n_w, m = s.shape
         n_p = p.shape[0]
         out = np.zeros((2 * n_w + 2 * n_p, 2 * m))
@@ -90,13 +102,18 @@ class Grid:
     def n_rows(self) -> int:
         return 2 * self.n_window + 2 * int(self.bl_penalty.shape[0])
 
-    def baseline_ed(self, lam: float) -> float:
-        """Effective dimension of the baseline (trace of its smoother on the data rows, both parts)."""
+    def baseline_ed(self, lam: float, rows: NDArray[np.bool_] | None = None) -> float:
+        """Effective dimension of the baseline (trace of its smoother on the data rows, both parts);
+        with *rows*, only the diagonal of the smoother on those window rows is summed."""
         s = self.bl_matrix
         if s.shape[1] == 0:
             return 0.0
-        g = s.T @ s + lam * (self.bl_penalty.T @ self.bl_penalty)
-        return 2.0 * float(np.trace(np.linalg.solve(g, s.T @ s)))
+        p = self.penalty(lam)
+        g = s.T @ s + p.T @ p
+        if rows is None:
+            return 2.0 * float(np.trace(np.linalg.solve(g, s.T @ s)))
+        sr = s[rows]
+        return 2.0 * float(np.sum(sr * np.linalg.solve(g, sr.T).T))
 
     # ---- model pieces ---------------------------------------------------------------------------
     def envelopes(self, theta: NDArray) -> NDArray[np.complex128]:
