@@ -158,13 +158,15 @@ _MODEL_CACHE: dict[tuple, Any] = {}
 
 
 def find_basis(spectrum: Any, basis: str | None = None) -> Any:
-    """The basis for a spectrum: *basis* (a path, or the name of a bundled basis) or the bundled
-    basis whose field and echo time match the spectrum's header.
+    """The basis for a spectrum: *basis* (a path, or the name of a bundled basis), else the bundled
+    basis whose field and echo time match the spectrum's header, else a basis simulated for the
+    spectrum's field, echo time, sequence and grid (:func:`pmlmrs.basis.simulate_basis`, ideal pulses;
+    PRESS with TE1 = TE2 = TE/2 unless the header names STEAM or semi-LASER; a warning says so).
 
     Raises
     ------
     IncompatibleDataError
-        When no bundled basis matches (the message says to pass ``--basis``).
+        When no bundled basis matches and the echo time is unknown (the message says to pass ``--basis``).
     """
     from pmlmrs.basis import bundled_basis, bundled_basis_names
     from pmlmrs.errors import IncompatibleDataError
@@ -190,10 +192,39 @@ def find_basis(spectrum: Any, basis: str | None = None) -> Any:
         same_te = te is None or b.echo_time is None or abs(b.echo_time - te) <= 0.0051
         if same_field and same_te:
             return b
-    te_txt = "unknown TE" if te is None else f"TE {te * 1e3:g} ms"
-    raise IncompatibleDataError(
-        f"{spectrum.source or 'spectrum'}: no bundled basis matches {h.spectrometer_frequency:.2f} MHz, {te_txt} "
-        f"(bundled: {', '.join(bundled_basis_names()) or 'none'}); pass --basis PATH")
+    if te is None or h.nucleus != "1H":
+        raise IncompatibleDataError(
+            f"{spectrum.source or 'spectrum'}: no bundled basis matches {h.nucleus} at "
+            f"{h.spectrometer_frequency:.2f} MHz with unknown TE (bundled: "
+            f"{', '.join(bundled_basis_names()) or 'none'}); pass --basis PATH")
+    return _simulated_basis(spectrum)
+
+
+def _sequence_of(header: Any) -> str:
+    """``press``, ``steam`` or ``slaser`` from the header's sequence/protocol names (PRESS by default)."""
+    acq = dict(header.acquisition)
+    text = " ".join(str(acq.get(k, "")) for k in ("SequenceName", "ProtocolName")).lower()
+    if "steam" in text or "svs_st" in text:
+        return "steam"
+    if "slaser" in text or "semi-laser" in text or "semilaser" in text or "laser" in text:
+        return "slaser"
+    return "press"
+
+
+def _simulated_basis(spectrum: Any) -> Any:
+    from pmlmrs.basis import simulate_basis
+
+    h = spectrum.header
+    seq = _sequence_of(h)
+    key = ("simulated", round(h.spectrometer_frequency, 2), round(h.echo_time, 4), seq,
+           spectrum.n_points, round(h.spectral_width, 3))
+    if key not in _BASIS_CACHE:
+        logger.warning("%s: no bundled basis for %.2f MHz, TE %g ms; simulating a %s basis (ideal pulses)",
+                       spectrum.source or "spectrum", h.spectrometer_frequency, h.echo_time * 1e3, seq.upper())
+        _BASIS_CACHE[key] = simulate_basis(
+            seq, h.echo_time, spectrometer_frequency=h.spectrometer_frequency, n_points=spectrum.n_points,
+            spectral_width=h.spectral_width)
+    return _BASIS_CACHE[key]
 
 
 def _model(basis: Any, options: Any) -> Any:
