@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dpotrf, dpotrs, dtrtrs
 from scipy.optimize import nnls
 
 __all__ = ["Grid", "Problem", "GAUSS_C", "n_theta"]
@@ -73,7 +75,16 @@ class Grid:
         return self.bl_penalty * np.sqrt(max(lam, 0.0))
 
     def baseline_block(self, lam: float) -> NDArray[np.float64]:
-        """``S~`` (2 n_w + 2 p, 2 m): the baseline columns of the augmented real system."""
+        """``S~`` (2 n_w + 2 p, 2 m): the baseline columns of the augmented real system (cached per
+        lam, read-only)."""
+        key = ("block", round(float(lam), 12))
+        out = self._q_cache.get(key)
+        if out is None:
+            out = self._q_cache[key] = self._baseline_block(lam)
+            out.setflags(write=False)
+        return out
+
+    def _baseline_block(self, lam: float) -> NDArray[np.float64]:
         s, p = self.bl_matrix, self.penalty(lam)
         n_w, m = s.shape
         n_p = p.shape[0]
@@ -88,7 +99,7 @@ class Grid:
         """QR factors of the baseline block (cached per lam)."""
         key = round(float(lam), 12)
         if key not in self._q_cache:
-            blk = self.baseline_block(lam)
+            blk = self._baseline_block(lam)
             if blk.shape[1] == 0:
                 self._q_cache[key] = (np.zeros((blk.shape[0], 0)), np.zeros((0, 0)))
             else:
@@ -104,7 +115,15 @@ class Grid:
 
     def baseline_ed(self, lam: float, rows: NDArray[np.bool_] | None = None) -> float:
         """Effective dimension of the baseline (trace of its smoother on the data rows, both parts);
-        with *rows*, only the diagonal of the smoother on those window rows is summed."""
+        with *rows*, only the diagonal of the smoother on those window rows is summed (cached: it
+        does not depend on the data)."""
+        key = ("ed", round(float(lam), 12), None if rows is None else np.asarray(rows, bool).tobytes())
+        val = self._q_cache.get(key)
+        if val is None:
+            val = self._q_cache[key] = self._baseline_ed(lam, rows)
+        return val
+
+    def _baseline_ed(self, lam: float, rows: NDArray[np.bool_] | None = None) -> float:
         s = self.bl_matrix
         if s.shape[1] == 0:
             return 0.0
@@ -116,25 +135,117 @@ class Grid:
         return 2.0 * float(np.sum(sr * np.linalg.solve(g, sr.T).T))
 
     # ---- model pieces ---------------------------------------------------------------------------
+    def _setup(self) -> None:
+        """Data-independent helpers (computed once per grid): t^2, the uniform time step, and the
+        component indices of each group (slices where the group is contiguous)."""
+        t = np.asarray(self.t, dtype=float)
+        self._t2 = t ** 2
+        n = t.size
+        dt = float(t[1] - t[0]) if n > 1 else 0.0
+        self._dt = dt if (n > 1 and t[0] == 0.0 and np.allclose(np.diff(t), dt, rtol=1e-12, atol=0.0)) else None
+        members = []
+        for g in range(self.n_groups):
+            ix = np.flatnonzero(self.group_index == g)
+            if ix.size and np.array_equal(ix, np.arange(ix[0], ix[-1] + 1)):
+                members.append(slice(int(ix[0]), int(ix[-1]) + 1))
+            else:
+                members.append(ix)
+        self._members = members
+        # the window as a slice of the FFT bins when it does not wrap around (a view, no gather)
+        idx = np.asarray(self.idx)
+        self._win = (slice(int(idx[0]), int(idx[-1]) + 1)
+                     if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)) else idx)
+        self._ready = True
+
     def envelopes(self, theta: NDArray) -> NDArray[np.complex128]:
-        """(G, N) time-domain modulation of every group."""
+        """(G, N) time-domain modulation of every group.
+
+        ``exp(-pi l t - C g2 t^2)`` with a real exponential, times the phasor ``exp(2 pi i s t)``; on a
+        uniform time axis starting at 0 the phasor is the running product of ``exp(2 pi i s dt)``
+        (relative error ~ n eps, far below the noise; half the cost of a complex exponential).
+        """
+        if not getattr(self, "_ready", False):
+            self._setup()
         g = self.n_groups
-        p = np.asarray(theta[2:2 + 3 * g]).reshape(g, 3)
+        p = np.asarray(theta[2:2 + 3 * g], dtype=float).reshape(g, 3)
         t = self.t
-        expo = (2j * np.pi * p[:, 0:1] - np.pi * p[:, 1:2]) * t - GAUSS_C * p[:, 2:3] * t ** 2
-        return np.exp(expo)
+        if self._dt is None:
+            mag = np.exp(np.multiply.outer(-np.pi * p[:, 1], t) - np.multiply.outer(GAUSS_C * p[:, 2], self._t2))
+            return mag * np.exp(np.multiply.outer(2j * np.pi * p[:, 0], t))
+        z = np.empty((g, t.size), dtype=np.complex128)
+        z[:, 0] = 1.0
+        z[:, 1:] = np.exp((2j * np.pi * p[:, 0] - np.pi * p[:, 1]) * self._dt)[:, None]
+        np.cumprod(z, axis=1, out=z)
+        z *= np.exp(np.multiply.outer(-GAUSS_C * p[:, 2], self._t2))
+        return z
 
-    def broadened(self, theta: NDArray) -> NDArray[np.complex128]:
-        """(K, N) broadened and shifted basis FIDs."""
-        return self.fids * self.envelopes(theta)[self.group_index]
+    def broadened(self, theta: NDArray, env: NDArray | None = None,
+                  out: NDArray | None = None) -> NDArray[np.complex128]:
+        """(K, N) broadened and shifted basis FIDs (*env*: precomputed :meth:`envelopes`; *out*: buffer)."""
+        if not getattr(self, "_ready", False):
+            self._setup()
+        if env is None:
+            env = self.envelopes(theta)
+        if out is None:
+            out = np.empty(self.fids.shape, dtype=np.complex128)
+        for g, mem in enumerate(self._members):
+            if isinstance(mem, slice):
+                np.multiply(self.fids[mem], env[g], out=out[mem])
+            else:
+                out[mem] = self.fids[mem] * env[g]
+        return out
 
-    def window_fft(self, x: NDArray[np.complex128]) -> NDArray[np.complex128]:
-        """fftshift(fft(x)) restricted to the window, last axis."""
-        return np.fft.fft(x, axis=-1)[..., self.idx]
+    def fids_real(self) -> NDArray[np.float64]:
+        """(K, 2N) real view of the basis FIDs (interleaved re/im), for real matrix products."""
+        f = getattr(self, "_fids_real", None)
+        if f is None:
+            f = self._fids_real = np.ascontiguousarray(self.fids, dtype=np.complex128).view(np.float64)
+        return f
+
+    def dweights(self) -> NDArray[np.complex128]:
+        """(3, N) time-domain factors of the derivatives w.r.t. shift, Lorentz and squared Gauss width."""
+        w = getattr(self, "_dweights", None)
+        if w is None:
+            t = self.t
+            w = self._dweights = np.stack([2j * np.pi * t, -np.pi * t, -GAUSS_C * t ** 2])
+        return w
+
+    def window_fft(self, x: NDArray[np.complex128], overwrite: bool = False) -> NDArray[np.complex128]:
+        """fftshift(fft(x)) restricted to the window, last axis (a new array).
+
+        *overwrite*: transform *x* in place (a reused C-contiguous complex buffer): a fresh 1 MB
+        result per call costs more in page faults and cache misses than the FFT itself.
+        """
+        if not getattr(self, "_ready", False):
+            self._setup()
+        if overwrite and _FFT_OUT:
+            np.fft.fft(x, axis=-1, out=x)
+            return x[..., self._win].copy()
+        return np.fft.fft(x, axis=-1)[..., self._win]
 
     def phase(self, theta: NDArray) -> NDArray[np.float64]:
         """(n_w,) phase (rad) applied to the model (removed from the data)."""
         return theta[0] + theta[1] * (self.ppm - self.pivot_ppm)
+
+
+def _solve_lower(low: NDArray, rhs: NDArray) -> NDArray:
+    """``low^-1 rhs`` for a lower-triangular *low* (LAPACK trtrs: no wrapper overhead on small systems)."""
+    x, info = dtrtrs(low, rhs, lower=1)
+    if info != 0:
+        x = solve_triangular(low, rhs, lower=True, check_finite=False)
+    return x
+
+
+def _fft_has_out() -> bool:
+    try:
+        a = np.zeros(4, dtype=np.complex128)
+        np.fft.fft(a, out=a)
+        return True
+    except TypeError:  # numpy < 2.0
+        return False
+
+
+_FFT_OUT = _fft_has_out()
 
 
 def _stack(z: NDArray[np.complex128], n_extra: int) -> NDArray[np.float64]:
@@ -153,6 +264,8 @@ class Problem:
         self.y = np.asarray(y_window, dtype=np.complex128)
         self._cols_theta = None
         self._theta = None
+        self._xbuf: NDArray | None = None
+        self._red: tuple | None = None
         gm = np.zeros((grid.n_groups, grid.n_components))
         gm[grid.group_index, np.arange(grid.n_components)] = 1.0
         self._group_matrix = gm
@@ -167,6 +280,7 @@ class Problem:
         self.n_extra = self.n_pen + self.n_prior
         self.Q = np.vstack([q, np.zeros((self.n_prior, q.shape[1]))]) if self.n_prior else q
         self._theta = None
+        self._red = None
 
     def set_prior(self, prior: NDArray[np.float64]) -> None:
         """Weighted prior rows ``(n_prior, K)`` on the amplitudes (soft ratio constraints; target 0)."""
@@ -187,37 +301,80 @@ class Problem:
 
     def columns(self, theta: NDArray) -> None:
         """Broadened basis (time domain and window spectra) for the group parameters of *theta*."""
-        key = np.array(theta[2:], dtype=float)
-        if self._cols_theta is not None and np.array_equal(key, self._cols_theta):
+        key = np.array(theta[2:], dtype=float).tobytes()
+        if self._cols_theta is not None and key == self._cols_theta:
             return
         g = self.grid
-        self.x = g.broadened(theta)                    # (K, N)
-        self.cols = g.window_fft(self.x)               # (K, n_w)
-        a_aug = _stack(self.cols.T, self.n_extra)      # (rows, K)
+        self._env = g.envelopes(theta)                 # (G, N)
+        if self._xbuf is None:
+            self._xbuf = np.empty(g.fids.shape, dtype=np.complex128)
+        x = g.broadened(theta, self._env, self._xbuf)  # (K, N), reused buffer
+        self.cols = g.window_fft(x, overwrite=True)    # (K, n_w); the buffer now holds the FFT
+        n_w = self.cols.shape[1]
+        a_aug = np.empty((2 * n_w + self.n_extra, self.cols.shape[0]))   # (rows, K) real-stacked
+        a_aug[:n_w] = self.cols.real.T
+        a_aug[n_w:2 * n_w] = self.cols.imag.T
+        a_aug[2 * n_w:] = 0.0
         if self.n_prior:
             a_aug[-self.n_prior:] = self.prior
         self.a_aug = a_aug
         self._cols_theta = key
         self._ap_lam = None
+        self._red = None
 
     def _projected_columns(self) -> NDArray:
         if self._ap_lam != self.lam:
             self.a_p = self._proj(self.a_aug)
             self._ap_lam = self.lam
+            self._red = None
+            self._gram = None
         return self.a_p
+
+    def _reduction(self) -> tuple | None:
+        """Cholesky factor of the column-scaled Gram matrix of the projected columns (cached with
+        them): NNLS on the K x K triangular system instead of the (rows x K) one gives the same
+        amplitudes (``||A a - b||^2 = ||R a - R^-T A'b||^2 + const``) at a third of the cost.
+        None where the columns are too ill-conditioned for the normal equations (then the full NNLS)."""
+        if self._red is None:
+            a_p = self._projected_columns()
+            gram = a_p.T @ a_p
+            self._gram = gram
+            norms = np.sqrt(gram.diagonal())
+            red: tuple | bool = False
+            if a_p.shape[1] and norms.min() > 1e-300:
+                inv = 1.0 / norms
+                low, info = dpotrf(gram * inv[:, None] * inv[None, :], lower=1, clean=1, overwrite_a=1)
+                if info == 0:
+                    dg = low.diagonal()
+                    lo_d, hi_d = float(dg.min()), float(dg.max())
+                    if np.isfinite(hi_d) and lo_d > 1e-5 * hi_d:
+                        red = (low, norms)
+            self._red = (red,)
+        return self._red[0] or None
+
+    def _nnls(self, a_p: NDArray, b_p: NDArray) -> NDArray[np.float64]:
+        """Non-negative amplitudes minimising ``||a_p a - b_p||``."""
+        red = self._reduction()
+        if red is None:
+            return nnls(a_p, b_p, maxiter=50 * max(a_p.shape[1], 1))[0]
+        low, norms = red
+        c = _solve_lower(low, (a_p.T @ b_p) / norms)
+        u = nnls(low.T, c, maxiter=50 * max(a_p.shape[1], 1))[0]
+        return u / norms
 
     def evaluate(self, theta: NDArray) -> None:
         """Solve the linear sub-problem at *theta* (cached)."""
         theta = np.array(theta, dtype=float)
-        if self._theta is not None and np.array_equal(theta, self._theta):
+        key = theta.tobytes()
+        if self._theta is not None and key == self._theta_key:
             return
         self.columns(theta)
         a_p = self._projected_columns()
         yphi = self.y * np.exp(-1j * self.grid.phase(theta))
         b_aug = _stack(yphi, self.n_extra)
         b_p = self._proj(b_aug)
-        amps, _ = nnls(a_p, b_p, maxiter=50 * max(a_p.shape[1], 1))
-        self._theta = theta
+        amps = self._nnls(a_p, b_p)
+        self._theta, self._theta_key = theta, key
         self.yphi, self.b_aug, self.b_p = yphi, b_aug, b_p
         self.amps = amps
         self.r = b_p - a_p @ amps
@@ -231,10 +388,22 @@ class Problem:
         b1 = self._proj(_stack(y1, self.n_extra))
         b2 = self._proj(_stack(-1j * y1, self.n_extra))
         out = np.empty(len(phases))
+        red = self._reduction()
+        if red is None:
+            for i, phi in enumerate(phases):
+                _, rn = nnls(a_p, np.cos(phi) * b1 + np.sin(phi) * b2, maxiter=50 * max(a_p.shape[1], 1))
+                out[i] = rn ** 2
+            return out
+        # reduced problem: ||b - A a||^2 = ||b||^2 - ||c||^2 + ||R u - c||^2 with R'c = A'b; b and c
+        # are linear in (cos phi, sin phi), so the first two terms are 2 x 2 quadratic forms
+        low, norms = red
+        bb = np.column_stack([b1, b2])
+        c12 = _solve_lower(low, (a_p.T @ bb) / norms[:, None])
+        form = bb.T @ bb - c12.T @ c12
         for i, phi in enumerate(phases):
-            b = np.cos(phi) * b1 + np.sin(phi) * b2
-            _, rn = nnls(a_p, b, maxiter=50 * max(a_p.shape[1], 1))
-            out[i] = rn ** 2
+            v = np.array([np.cos(phi), np.sin(phi)])
+            _, rn = nnls(low.T, c12 @ v, maxiter=50 * max(a_p.shape[1], 1))
+            out[i] = max(float(v @ form @ v), 0.0) + rn ** 2
         return out
 
     def residual(self, theta: NDArray) -> NDArray[np.float64]:
@@ -246,16 +415,21 @@ class Problem:
         self.evaluate(theta)
         g = self.grid
         n_g = g.n_groups
-        out = np.zeros((self.n_rows, n_theta(n_g)))
-        dy = -1j * self.yphi
-        out[:, 0] = _stack(dy, self.n_extra)
-        out[:, 1] = _stack(dy * (g.ppm - g.pivot_ppm), self.n_extra)
-        sums = (self._group_matrix * self.amps[None, :]) @ self.x        # (G, N)
-        t = g.t
-        weights = np.stack([2j * np.pi * t, -np.pi * t, -GAUSS_C * t ** 2])   # (3, N)
-        d = g.window_fft(sums[:, None, :] * weights[None])                      # (G, 3, n_w)
-        d = d.reshape(3 * n_g, -1).T                                            # (n_w, 3G)
-        out[:, 2:] = -_stack(d, self.n_extra)
+        n_w = g.n_window
+        out = np.empty((self.n_rows, n_theta(n_g)))
+        out[2 * n_w:] = 0.0
+        out[:n_w, 0] = self.yphi.imag                  # -i y_phi, real-stacked
+        out[n_w:2 * n_w, 0] = -self.yphi.real
+        out[:2 * n_w, 1] = out[:2 * n_w, 0] * np.tile(g.ppm - g.pivot_ppm, 2)
+        # sum over each group's components of a_k x_k = env_g * sum_k a_k fid_k
+        sums = ((self._group_matrix * self.amps[None, :]) @ g.fids_real()).view(np.complex128)
+        sums *= self._env                                                        # (G, N)
+        if getattr(self, "_dbuf", None) is None:
+            self._dbuf = np.empty((n_g, 3, sums.shape[1]), dtype=np.complex128)
+        np.multiply(sums[:, None, :], g.dweights()[None], out=self._dbuf)
+        d = g.window_fft(self._dbuf, overwrite=True).reshape(3 * n_g, -1)       # (3G, n_w)
+        out[:n_w, 2:] = -d.real.T
+        out[n_w:2 * n_w, 2:] = -d.imag.T
         return out
 
     def jacobian(self, theta: NDArray) -> NDArray[np.float64]:
@@ -263,14 +437,19 @@ class Problem:
         dm = self._proj(self.dmodel(theta))
         free = self.amps > 0
         if np.any(free):
-            af = self.a_p[:, free]
-            gram = af.T @ af
-            try:
-                c = np.linalg.cholesky(gram)
-                z = np.linalg.solve(c.T, np.linalg.solve(c, af.T @ dm))
-            except np.linalg.LinAlgError:
-                z = np.linalg.lstsq(af, dm, rcond=None)[0]
-            dm = dm - af @ z
+            a_p = self.a_p
+            if self._red is not None and getattr(self, "_gram", None) is not None:
+                gram = self._gram[np.ix_(free, free)]    # Gram of the projected columns, computed once
+            else:
+                gram = a_p[:, free].T @ a_p[:, free]
+            c, info = dpotrf(gram, lower=1, clean=1, overwrite_a=0)
+            if info == 0:
+                zf, info = dpotrs(c, (a_p.T @ dm)[free], lower=1)
+            if info != 0:
+                zf = np.linalg.lstsq(a_p[:, free], dm, rcond=None)[0]
+            z = np.zeros((a_p.shape[1], dm.shape[1]))
+            z[free] = zf
+            dm = dm - a_p @ z
         return dm
 
     def baseline_coefficients(self) -> NDArray[np.float64]:
