@@ -36,7 +36,8 @@ DEFAULT_SHARED = Path(os.environ.get("PMLMRS_SHARED", ROOT.parent / "shared"))
 RANGES = {"tNAA_tCr": (1.3, 2.8), "tCho_tCr": (0.2, 1.1), "Ins_tCr": (0.5, 1.0)}
 MAX_TNAA_CRLB = 5.0
 COMB = {"tNAA": ("NAA", "NAAG"), "tCr": ("Cr", "PCr"), "tCho": ("GPC", "PCho"), "Ins": ("Ins",),
-        "Glx": ("Glu", "Gln"), "Lip": ("Lip09", "Lip13a", "Lip13b")}
+        "Glx": ("Glu", "Gln"), "Lip": ("Lip09", "Lip13a", "Lip13b"), "Asp": ("Asp",), "PE": ("PE",),
+        "GABA": ("GABA",)}
 PHILIPS35 = "3T_PRESS_Philips_35ms_noMM.BASIS"
 
 
@@ -95,8 +96,15 @@ def fit_case(name: str, metab_path: Path, ref_path: Path | None, basis_path: Pat
         vals[cname] = (v, sd)
         row[f"{cname}_crlb_pct"] = 100 * sd / v if v > 0 else float("inf")
     tcr = vals["tCr"][0]
-    for cname in ("tNAA", "tCho", "Ins", "Glx", "Lip"):
+    for cname in ("tNAA", "tCho", "Ins", "Glx", "Lip", "Asp", "PE", "GABA"):
         row[f"{cname}_tCr"] = vals[cname][0] / tcr if tcr > 0 else float("nan")
+    # model-free check: peak heights of the data minus the fitted baseline (Cho 3.15-3.26, Cr
+    # 2.98-3.08, NAA 1.95-2.06 ppm); with equal widths tCho/tCr ~ height ratio / 3 (9 vs 3 protons)
+    y = (res.data - res.baseline).real
+    hgt = {k: float(y[(res.ppm > lo) & (res.ppm < hi)].max()) for k, (lo, hi) in
+           {"Cho": (3.15, 3.26), "Cr": (2.98, 3.08), "NAA": (1.95, 2.06)}.items()}
+    row["Cho_Cr_height"] = hgt["Cho"] / hgt["Cr"]
+    row["NAA_Cr_height"] = hgt["NAA"] / hgt["Cr"]
     fw = res.params.get("fwhm_hz", {}).get("metabolites", float("nan"))
     row["extra_fwhm_hz"] = fw
     row["fit_quality"] = float(res.params.get("fit_quality", np.nan))
@@ -106,20 +114,30 @@ def fit_case(name: str, metab_path: Path, ref_path: Path | None, basis_path: Pat
     return row
 
 
-def run(shared: Path = DEFAULT_SHARED, raw: bool = False) -> list[dict[str, Any]]:
-    return [fit_case(*c, raw=raw) for c in cases(shared)]
+def run(shared: Path = DEFAULT_SHARED, raw: bool = False, options: Any = None) -> list[dict[str, Any]]:
+    return [fit_case(*c, raw=raw, options=options) for c in cases(shared)]
 
 
-def write(rows: list[dict[str, Any]], out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    cols = ["case", "basis", "input", "tNAA_tCr", "tCho_tCr", "Ins_tCr", "Glx_tCr", "Lip_tCr", "tNAA_crlb_pct",
-            "tCr_crlb_pct", "tCho_crlb_pct", "Ins_crlb_pct", "fit_quality", "plausible"]
-    lines = ["# In vivo plausibility (default FitOptions)", "",
-             "Ranges (STUDY.md, NAWM short-TE PRESS): tNAA/tCr 1.3-2.8, tCho/tCr 0.2-1.1, Ins/tCr 0.5-1.0; "
-             "tNAA CRLB < 5 %.", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    cols = ["case", "basis", "input", "tNAA_tCr", "tCho_tCr", "Ins_tCr", "Glx_tCr", "Lip_tCr", "Asp_tCr", "PE_tCr",
+            "GABA_tCr", "Cho_Cr_height", "NAA_Cr_height", "tNAA_crlb_pct", "tCr_crlb_pct", "tCho_crlb_pct", "Ins_crlb_pct", "fit_quality", "plausible"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = [f"{r.get(c, float('nan')):.3g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write(rows: list[dict[str, Any]], out: Path, rows_no_priors: list[dict[str, Any]] | None = None) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# In vivo plausibility (default FitOptions)", "",
+             "Ranges (STUDY.md, NAWM short-TE PRESS): tNAA/tCr 1.3-2.8, tCho/tCr 0.2-1.1, Ins/tCr 0.5-1.0; "
+             "tNAA CRLB < 5 %. Cho_Cr_height, NAA_Cr_height: peak-height ratios of the data minus the fitted "
+             "baseline (model-free; tCho/tCr ~ Cho_Cr_height / 3 for equal line widths, 9 vs 3 protons).", ""]
+    lines += _table(rows)
+    if rows_no_priors:
+        lines += ["", "Without the minor-metabolite priors (`FitOptions(metabolite_priors=\"none\")`):", ""]
+        lines += _table(rows_no_priors)
     p = out / "invivo.md"
     p.write_text("\n".join(lines) + "\n")
     return p
@@ -131,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "validation_out")
     ap.add_argument("--raw", action="store_true", help="skip preprocessing")
     args = ap.parse_args(argv)
+    from pmlmrs.fit import FitOptions
+
     rows = run(args.shared, args.raw)
-    p = write(rows, args.out)
+    rows_none = run(args.shared, args.raw, FitOptions(metabolite_priors="none"))
+    p = write(rows, args.out, rows_none)
     sys.stdout.write(p.read_text())
     return 0
 

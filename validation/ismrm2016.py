@@ -134,8 +134,12 @@ def water_scaling_test(data: Path, basis: Any, fit_options: Any = None) -> dict[
 
 
 def run(data: Path = DEFAULT_DATA, basis_path: Path | None = None, out: Path = Path("validation_out"), *,
-        backend: str = "numpy", workers: int = 1, datasets: list[int] | None = None) -> dict[str, Any]:
-    """Fit the challenge and write the tables; returns ``{"rows": [...], "water_scaling": {...}}``."""
+        backend: str = "numpy", workers: int = 1, datasets: list[int] | None = None,
+        fit_options: Any = None) -> dict[str, Any]:
+    """Fit the challenge and write the tables; returns ``{"rows": [...], "water_scaling": {...}}``.
+
+    *fit_options* (a :class:`pmlmrs.fit.FitOptions`) replaces the defaults; *backend* is applied to it.
+    """
     from pmlmrs.basis import load_basis
     from pmlmrs.fit import FitOptions, fit_batch
     from pmlmrs.io import load
@@ -149,7 +153,9 @@ def run(data: Path = DEFAULT_DATA, basis_path: Path | None = None, out: Path = P
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     basis = load_basis(basis_path)
-    opts = FitOptions(backend=backend)
+    import dataclasses
+
+    opts = dataclasses.replace(fit_options, backend=backend) if fit_options is not None else FitOptions(backend=backend)
     numbers = datasets or list(range(1, 29))
     folder = data / "datasets_LCModel"
     spectra = [load(folder / f"dataset{i}.RAW", **READ) for i in numbers]

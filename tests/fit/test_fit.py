@@ -156,9 +156,15 @@ def test_lipid_tcr_linear(basis, model):
     assert slope == pytest.approx(1.0, abs=0.1)
 
 
-def test_crlb_calibration(basis):
-    """SD of (estimate - truth) / CRLB over 50 noise draws lies in 0.8-1.25 (NAA, tCr, tCho, Ins)."""
-    m = LinearCombinationModel(basis, FitOptions(baseline_smoothness=10.0))
+@pytest.mark.parametrize("priors", ["none", "auto"])
+def test_crlb_calibration(basis, priors):
+    """SD of (estimate - truth) / CRLB over 50 noise draws (NAA, tCr, tCho, Ins).
+
+    Without the minor-metabolite priors the Fisher CRLB is calibrated: 0.8-1.25. With them (the
+    default) the CRLB includes the prior information and the estimator, shrunk towards the prior,
+    scatters less than a Bayesian SD: it must not be optimistic (<= 1.25); measured 0.93, 0.79,
+    0.97, 0.98 (tCr's error drops from 0.224 to 0.186 RMS, its CRLB stays 0.227)."""
+    m = LinearCombinationModel(basis, FitOptions(baseline_smoothness=10.0, metabolite_priors=priors))
     sets = {"NAA": {"NAA": 1}, "tCr": {"Cr": 1, "PCr": 1}, "tCho": {"GPC": 1, "PCho": 1}, "Ins": {"Ins": 1}}
     z = {k: [] for k in sets}
     for seed in range(50):
@@ -169,7 +175,7 @@ def test_crlb_calibration(basis):
             z[k].append((val - sum(TRUTH[n] for n in w)) / sd)
     ratios = {k: float(np.std(v, ddof=1)) for k, v in z.items()}
     for k, v in ratios.items():
-        assert 0.8 <= v <= 1.25, ratios
+        assert (0.8 if priors == "none" else 0.6) <= v <= 1.25, ratios
 
 
 def test_combination_covariance(basis, model, rng):

@@ -63,7 +63,9 @@ def test_write_fit_report_contents(tmp_path, rng):
 def test_interactive_report_inlines_plotly_once(tmp_path, rng):
     r = make_result(rng)
     html = write_fit_report(r, tmp_path / "r.html", interactive=True).read_text(encoding="utf-8")
-    assert html.count("<script type=\"text/javascript\">") == 1  # the bundle, once, in <head>
+    head, body = html.split("</head>", 1)
+    assert head.count("<script type=\"text/javascript\">") == 1  # the bundle, once, in <head>
+    assert html.count("plotly.js v") <= 1 and "Plotly.Plots.resize" in body  # bundle once; resize on load
     assert "Plotly.newPlot" in html or "Plotly.react" in html
     _no_external(html)
 

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pmlmrs._logging import logger
-from pmlmrs.basis.basis import Basis
+from pmlmrs.basis.basis import Basis, canonical_name
 from pmlmrs.basis.lipids import LIPID_NAMES, MM_NAMES, proton_area, simulate_components
 from pmlmrs.core import ProcessingStep, Spectrum, axes
 from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 _MEASURED_MM = ("Mac", "MM", "MMBL")
+def _alias(name: str, names: Sequence[str]) -> str | None:
+    """*name* in its canonical basis spelling (``PCh`` -> ``PCho``, ``Scyllo`` -> ``sIns``, see
+    :func:`pmlmrs.basis.basis.canonical_name`) if that is in *names*, else None."""
+    n = canonical_name(name)
+    return n if n in names else None
 #: Frequency-referencing template: typical brain levels (mM) of the big singlets.
 _TEMPLATE = {"NAA": 10.0, "Cr": 4.5, "PCr": 3.5, "GPC": 1.0, "PCho": 0.5, "Cho": 1.5}
 _NOISE_CANDIDATES = ((-3.0, -1.0), (-5.0, -3.0), (9.0, 11.0), (11.0, 13.0))
@@ -310,18 +315,35 @@ class LinearCombinationModel:
             dd = [x.strip() for x in den.split("+")]
             if not all(x in self.names for x in nn + dd):
                 continue
-            c_num = np.zeros(len(self.names))
-            c_den = np.zeros(len(self.names))
-            c_num[[self.names.index(x) for x in nn]] = 1.0
-            c_den[[self.names.index(x) for x in dd]] = 1.0
-            rows.append(c_num - ratio * c_den)
-            dens.append(c_den)
-            sds.append(sd)
-            used.append((num, den, ratio, sd))
+            self._add_prior(rows, dens, sds, used, nn, dd, ratio, sd, (num, den, ratio, sd))
+        n_ratio = len(used)
+        # minor-metabolite priors (LCModel CHRATO-style; names by alias, missing denominator terms dropped)
+        for num, den, ratio, sd in opts.resolved_metabolite_priors():
+            nn = [_alias(x.strip(), self.names) for x in num.split("+")]
+            dd = [_alias(x.strip(), self.names) for x in den.split("+")]
+            dd = [x for x in dd if x is not None]
+            if any(x is None for x in nn) or not dd:
+                continue
+            self._add_prior(rows, dens, sds, used, nn, dd, ratio, sd, ("+".join(nn), "+".join(dd), ratio, sd))
         self._prior_rows = np.array(rows).reshape(-1, len(self.names))
         self._prior_den = np.array(dens).reshape(-1, len(self.names))
         self._prior_sd = np.array(sds, dtype=float)
-        self.ratio_priors = tuple(used)
+        #: component ratio priors in use (lipid/MM, ``FitOptions.ratio_priors``), then the minor-
+        #: metabolite priors (``FitOptions.metabolite_priors``); the prior rows hold both, in this order
+        self.ratio_priors = tuple(used[:n_ratio])
+        self.metabolite_priors = tuple(used[n_ratio:])
+
+    def _add_prior(self, rows: list, dens: list, sds: list, used: list, nn: list, dd: list,
+                   ratio: float, sd: float, label: tuple) -> None:
+        """Append the prior row ``num - ratio den`` (unweighted), its denominator and SD."""
+        c_num = np.zeros(len(self.names))
+        c_den = np.zeros(len(self.names))
+        c_num[[self.names.index(x) for x in nn]] = 1.0
+        c_den[[self.names.index(x) for x in dd]] = 1.0
+        rows.append(c_num - ratio * c_den)
+        dens.append(c_den)
+        sds.append(sd)
+        used.append(label)
 
     def __getstate__(self) -> dict:
         # the per-grid preparation is a cache: rebuilt lazily, not pickled (keeps results small)
@@ -712,9 +734,15 @@ class LinearCombinationModel:
             "n_coefficients": int(2 * m),
         }
         params["noise_ppm_ranges"] = [list(r) for r in noise_range]
+        den_ref = list(info.get("den_ref", np.zeros(0)))
+        n_ratio = len(self.ratio_priors)
         params["ratio_priors"] = [
             {"numerator": n, "denominator": d, "ratio": r, "sd": sd, "denominator_ref": float(ref)}
-            for (n, d, r, sd), ref in zip(self.ratio_priors, info.get("den_ref", np.zeros(0)))
+            for (n, d, r, sd), ref in zip(self.ratio_priors, den_ref[:n_ratio])
+        ]
+        params["metabolite_priors"] = [
+            {"numerator": n, "denominator": d, "ratio": r, "sd": sd, "denominator_ref": float(ref)}
+            for (n, d, r, sd), ref in zip(self.metabolite_priors, den_ref[n_ratio:])
         ]
         params["proton_area"] = float(self.proton_area)
         status = info["status"]

@@ -10,7 +10,7 @@ from typing import Any
 from pmlmrs.config import Options
 from pmlmrs.errors import ConfigError, check_option
 
-__all__ = ["FitOptions", "DEFAULT_GROUPS", "LCMODEL_RATIO_PRIORS"]
+__all__ = ["FitOptions", "DEFAULT_GROUPS", "LCMODEL_RATIO_PRIORS", "METABOLITE_PRIORS", "LCMODEL_METABOLITE_PRIORS"]
 
 #: LCModel's default soft constraints on the simulated components (LCModel source, ``CHRATO``
 #: defaults; manual Sec. 11.7): ``(numerator, denominator, ratio, sd)``, names joined by ``+``.
@@ -21,6 +21,45 @@ LCMODEL_RATIO_PRIORS: tuple[tuple[str, str, float, float], ...] = (
     ("MM12", "MM09", 0.3, 0.1),
     ("MM14", "MM09", 0.75, 0.45),
     ("MM17", "MM09", 0.375, 0.3),
+)
+
+#: LCModel's default soft constraints on minor metabolites, verbatim from the ``CHRATO`` defaults of
+#: LCModel 6.3 (``BLOCK DATA`` of ``LCModel.f``, open source since 2020, e.g. github.com/schorschinho/
+#: LCModel: ``'Asp/Big3 = .05 +- .05'``, ``'GABA/Big3 = .03 +- .03'``, ``'Glc/Big3 = .03 +- .03'``,
+#: ``'Scyllo/Big3 = .01 +- .01'``, ``'Tau/Big3 = .05 +- .05'``, ``'GSH/Gln+GSH = .286 +- .126'``,
+#: the control parameters ``NRATIO``/``CHRATO`` of the manual, with ``CONREL = 1``), plus
+#: ``'NAAG/NAA = .15 +- .15'`` (LCModel's ``SPTYPE='tumor'`` preset). "Big3" is LCModel's sum of the
+#: three big singlets' metabolites, NAA+NAAG+Cr+PCr+GPC+PCh.
+_BIG3 = "NAA+NAAG+Cr+PCr+GPC+PCho"
+LCMODEL_METABOLITE_PRIORS: tuple[tuple[str, str, float, float], ...] = (
+    ("NAAG", "NAA", 0.15, 0.15),
+    ("Asp", _BIG3, 0.05, 0.05),
+    ("GABA", _BIG3, 0.03, 0.03),
+    ("Glc", _BIG3, 0.03, 0.03),
+    ("sIns", _BIG3, 0.01, 0.01),
+    ("Tau", _BIG3, 0.05, 0.05),
+    ("GSH", "Gln+GSH", 0.286, 0.126),
+)
+
+#: Default soft constraints on the minor metabolites, relative to tCr (``metabolite_priors="auto"``).
+#: LCModel's Big3 priors above are moved to tCr with the NAWM ratio Big3/tCr ~ 2.8 (so that they do
+#: not follow the NAA loss of a lesion) and keep LCModel's 100 % relative SD; PE, Asc, Gly and Ala,
+#: which LCModel's defaults leave alone, get the same kind of broad prior (SD = mean) around typical
+#: brain levels (Govindaraju et al. 2000, NMR Biomed 13:129, concentration table: PE 1-2 mM, Asc ~1,
+#: Gly ~0.5-1, Ala 0.2-1.4, against tCr 7-9). NAAG/NAA and GSH/(Gln+GSH) are LCModel's. Lac, Ace,
+#: Glu, Gln, Ins and the big singlets are never constrained.
+METABOLITE_PRIORS: tuple[tuple[str, str, float, float], ...] = (
+    ("NAAG", "NAA", 0.15, 0.15),
+    ("Asp", "Cr+PCr", 0.14, 0.14),
+    ("GABA", "Cr+PCr", 0.09, 0.09),
+    ("Glc", "Cr+PCr", 0.09, 0.09),
+    ("sIns", "Cr+PCr", 0.03, 0.03),
+    ("Tau", "Cr+PCr", 0.14, 0.14),
+    ("GSH", "Gln+GSH", 0.286, 0.126),
+    ("PE", "Cr+PCr", 0.2, 0.2),
+    ("Asc", "Cr+PCr", 0.15, 0.15),
+    ("Gly", "Cr+PCr", 0.08, 0.08),
+    ("Ala", "Cr+PCr", 0.04, 0.04),
 )
 
 #: Default groups: patterns of component names; anything unmatched is in ``"metabolites"``.
@@ -120,6 +159,19 @@ class FitOptions(Options):
         ``validation/lesion_suite.py``, they lower the median tNAA/tCr error from 3.1 to 2.3 % and
         the Glx/tCr error from 7.9 to 6.2 %). Priors whose components are not all in the
         model are skipped; ``()`` disables them.
+    metabolite_priors : "auto", "lcmodel", "none" or sequence of (numerator, denominator, ratio, sd)
+        Soft constraints on minor metabolites, in the same form and solved the same way as
+        ``ratio_priors`` (Gaussian priors on amplitude ratios, LCModel-style). "auto" (default):
+        :data:`METABOLITE_PRIORS` (Asp, GABA, Glc, sIns, Tau, PE, Asc, Gly, Ala relative to tCr with
+        100 % relative SD, NAAG/NAA and GSH/(Gln+GSH) as LCModel); "lcmodel": LCModel's own set,
+        relative to Big3 (:data:`LCMODEL_METABOLITE_PRIORS`); "none" or ``()``: off. Without them
+        the minor metabolites of a real spectrum take up baseline, macromolecule and lineshape
+        misfit (Osprey Philips data: Asp 0.4-0.9 x tCr, PE up to 1.0 x tCr; Siemens: Asp 1.4 x tCr).
+        With them Asp drops (Siemens 1.37 -> 0.82), but tNAA/tCr and tCho/tCr move by < 2 %
+        (``validation/invivo.md``); on the lesion suite tCho/Ins/Glx errors drop slightly.
+        Names are read as the basis spells them
+        (``PCh`` = ``PCho``, ``Scyllo`` = ``sIns``, ...); a prior whose numerator is not in the model
+        is skipped, missing denominator terms are dropped.
     """
 
     ppm_range: tuple[float, float] = (0.2, 4.2)
@@ -151,6 +203,7 @@ class FitOptions(Options):
     fit_phase1: bool = True
     max_phase1_deg_per_ppm: float = 30.0
     ratio_priors: Any = "auto"
+    metabolite_priors: Any = "auto"
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -221,6 +274,22 @@ class FitOptions(Options):
                 if pri[-1][3] <= 0:
                     raise ConfigError(f"ratio prior {item!r}: sd must be > 0")
             set_("ratio_priors", tuple(pri))
+        mp = self.metabolite_priors
+        if mp is None or mp is False:
+            mp = "none"
+        if isinstance(mp, str):
+            set_("metabolite_priors", check_option("metabolite_priors", mp, ("auto", "lcmodel", "none")))
+        else:
+            pri = []
+            for item in mp or ():
+                try:
+                    num, den, ratio, sd = item
+                    pri.append((str(num), str(den), float(ratio), float(sd)))
+                except (TypeError, ValueError):
+                    raise ConfigError(f"metabolite prior {item!r} must be (numerator, denominator, ratio, sd)") from None
+                if pri[-1][3] <= 0:
+                    raise ConfigError(f"metabolite prior {item!r}: sd must be > 0")
+            set_("metabolite_priors", tuple(pri))
         if int(self.max_iterations) < 1:
             raise ConfigError(f"'max_iterations' must be >= 1, got {self.max_iterations}")
 
@@ -245,7 +314,19 @@ class FitOptions(Options):
             d["metabolites"] = list(self.metabolites)
         if not isinstance(self.ratio_priors, str):
             d["ratio_priors"] = [list(p) for p in self.ratio_priors]
+        if not isinstance(self.metabolite_priors, str):
+            d["metabolite_priors"] = [list(p) for p in self.metabolite_priors]
         return d
+
+    def resolved_metabolite_priors(self) -> tuple[tuple[str, str, float, float], ...]:
+        """The minor-metabolite priors as tuples ("auto"/"lcmodel" expanded, "none" empty)."""
+        if self.metabolite_priors == "auto":
+            return METABOLITE_PRIORS
+        if self.metabolite_priors == "lcmodel":
+            return LCMODEL_METABOLITE_PRIORS
+        if self.metabolite_priors == "none":
+            return ()
+        return tuple(self.metabolite_priors)
 
     def resolved_ratio_priors(self, simulated_mm: bool = True) -> tuple[tuple[str, str, float, float], ...]:
         """The ratio priors as tuples ("lcmodel" expanded; "auto" = "lcmodel" if *simulated_mm*)."""
