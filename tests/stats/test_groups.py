@@ -109,13 +109,24 @@ def test_no_effect_mostly_not_significant():
 
 def test_unpaired_when_voxels_missing(cohort):
     _, _, vox = cohort
-    drop = vox[(vox["stage"] == "iris") & (vox["voi"] == "nawm")].index[:2]
+    nawm_iris = vox[(vox["stage"] == "iris") & (vox["voi"] == "nawm")].index
+    n_iris = len(nawm_iris)
+    # Most NAWM voxels missing: Mann–Whitney U on all voxels.
+    drop = nawm_iris[: n_iris // 2]
     t = stage_stats(vox.drop(index=drop), StatsOptions(ratios=("Lip_tCr",)))
     r = _row(t, "Lip_tCr", "iris")
     assert r["test"].startswith("mannwhitneyu")
-    assert r["n_a"] == r["n_b"] + 2
+    assert r["n_a"] == r["n_b"] + len(drop)
     forced = stage_stats(vox.drop(index=drop), StatsOptions(ratios=("Lip_tCr",), pairing="paired"))
     assert _row(forced, "Lip_tCr", "iris")["test"].startswith("wilcoxon")
+    # One exam without NAWM keeps the paired design: Wilcoxon on the complete pairs ...
+    one = stage_stats(vox.drop(index=nawm_iris[:1]), StatsOptions(ratios=("Lip_tCr",)))
+    r1 = _row(one, "Lip_tCr", "iris")
+    assert r1["test"].startswith("wilcoxon")
+    assert r1["n_a"] == r1["n_b"] == n_iris - 1
+    # ... unless every exam must be complete.
+    strict = stage_stats(vox.drop(index=nawm_iris[:1]), StatsOptions(ratios=("Lip_tCr",), min_pair_fraction=1.0))
+    assert _row(strict, "Lip_tCr", "iris")["test"].startswith("mannwhitneyu")
 
 
 def test_patient_unit(cohort):

@@ -119,7 +119,9 @@ def _lesion_vs_nawm(ex: pd.DataFrame, ratio: str, stage: str, opts: StatsOptions
     elif opts.pairing == "unpaired":
         paired = False
     else:
-        paired = bool(both.any()) and bool(np.all(both[ok_l | ok_n]))
+        n_any = int(np.sum(ok_l | ok_n))
+        n_pairs = int(np.sum(both))
+        paired = n_pairs > 0 and n_pairs >= opts.min_pair_fraction * n_any
     if paired:
         a, b = les[both], nawm[both]
         test, stat, p = _wilcoxon(a, b, opts)
@@ -211,8 +213,9 @@ def stage_stats(voxels: pd.DataFrame, options: StatsOptions | None = None) -> pd
         Exactly the group/stage_stats.tsv columns (:data:`STAGE_STATS_COLUMNS`).
 
         - ``comparison="lesion_vs_nawm"``: one row per ratio × stage; ``group_a="lesion"``,
-          ``group_b="nawm"``; Wilcoxon signed-rank on exams with both voxels (``pairing``), else
-          Mann–Whitney U; ``direction`` is lesion relative to NAWM.
+          ``group_b="nawm"``; Wilcoxon signed-rank on the exams with both voxels (``pairing``,
+          ``min_pair_fraction``; ``n_a = n_b`` = pairs), else Mann–Whitney U on all voxels;
+          ``direction`` is lesion relative to NAWM.
         - ``comparison="stage_vs_stage"``, ``stage="all"``: Kruskal–Wallis across the stages with
           ≥ 2 values, per compartment (``group_a`` = ``lesion`` or ``nawm``, ``group_b`` = the
           stages used, ``n_a`` = total n, ``n_b`` = number of stages, ``median_a`` = pooled median).

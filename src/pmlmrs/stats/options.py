@@ -49,8 +49,12 @@ class StatsOptions(Options):
         "Lipid rise relative to NAWM": lesion Lip_tCr / NAWM Lip_tCr [default] or lesion − NAWM.
     pairing : {"auto", "paired", "unpaired"}
         Lesion vs NAWM test. ``"auto"``: Wilcoxon signed-rank on the exams that have both voxels
-        when every exam of the stage has both, Mann–Whitney U on all voxels otherwise.
+        when they are at least ``min_pair_fraction`` of the stage's exams, so that
+        one exam without a NAWM voxel does not turn a paired design into an unpaired one (the
+        incomplete exams are left out of that test); Mann–Whitney U on all voxels otherwise.
         ``"paired"``: always Wilcoxon on the complete pairs. ``"unpaired"``: always Mann–Whitney U.
+    min_pair_fraction : float
+        See ``pairing="auto"`` (1.0: paired only when every exam has both voxels).
     exact_max_n : int
         Exact p-values (scipy ``method="exact"``) when there are no ties/zeros and the larger
         sample has at most this many observations; asymptotic (tie-corrected) otherwise.
@@ -109,6 +113,7 @@ class StatsOptions(Options):
     relative: str = "quotient"
     lipid_rise: str = "quotient"
     pairing: str = "auto"
+    min_pair_fraction: float = 0.75
     exact_max_n: int = 50
     family: str = "ratio"
     correlation_measures: tuple[str, ...] = ("tNAA_tCho", "tCho_tCr", "lipid_rise")
@@ -153,6 +158,10 @@ class StatsOptions(Options):
             check_option("mixed_vois", v, ("lesion", "nawm"))
         for c in self.clinical:
             check_option("clinical", c, ("delta_kps", "delta_edss"))
+        if not 0 < self.min_pair_fraction <= 1:
+            raise ConfigError(
+                f"'min_pair_fraction' must be in (0, 1], but got {self.min_pair_fraction!r} instead."
+            )
         if not 0 < self.alpha < 1:
             raise ConfigError(f"'alpha' must be in (0, 1), but got {self.alpha!r} instead.")
         if not 0 < self.ci_level < 1:

@@ -46,7 +46,8 @@ from pmlmrs.study.stages import StageOptions, assign_stage
 __all__ = ["LEVELS", "RunResult", "run_study", "VOXEL_KEY_COLUMNS", "EXAM_COLUMNS", "find_basis"]
 
 LEVELS = ("participant", "group", "all")
-#: The first columns of group/voxels.tsv (then every summary.tsv column).
+#: The first columns of group/voxels.tsv (then every summary.tsv column, then ``water_scaled``:
+#: true when the amplitudes are in mM, false when in basis units for want of a usable water reference).
 VOXEL_KEY_COLUMNS = ["participant_id", "session_id", "voi", "stage", "days_since_pml_onset"]
 #: Columns of the exams table handed to the statistics (and group/exams.tsv).
 EXAM_COLUMNS = ["participant_id", "session_id", "acq_time", "stage", "stage_rule", "days_since_pml_onset",
@@ -691,7 +692,8 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
     from pmlmrs.quant import summary_columns
 
     summary_cols = summary_columns([r for r in voxels_rows]) if voxels_rows else summary_columns([])
-    vcols = VOXEL_KEY_COLUMNS + [c for c in summary_cols if c not in VOXEL_KEY_COLUMNS]
+    # water_scaled: amplitudes in mM (true) or basis units (false, no usable _mrsref); never mix them.
+    vcols = VOXEL_KEY_COLUMNS + [c for c in summary_cols if c not in VOXEL_KEY_COLUMNS] + ["water_scaled"]
     group = out / "group"
     if level in ("group", "all"):
         group.mkdir(parents=True, exist_ok=True)
@@ -773,7 +775,8 @@ def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Pat
                     continue
                 row = db.summary_row(stored)
                 rows.append({"participant_id": v.participant_id, "session_id": v.session_id, "voi": v.voi,
-                             "stage": r["stage"], "days_since_pml_onset": r["days_since_pml_onset"], **row})
+                             "stage": r["stage"], "days_since_pml_onset": r["days_since_pml_onset"], **row,
+                             "water_scaled": bool(stored.summary.water_scaled) if stored.status == "ok" else None})
                 if stored.header:
                     headers.append(dict(stored.header))
                 if stored.status == "ok" and stored.outputs.get("result"):
