@@ -147,7 +147,7 @@ def test_raw_multicoil_data_is_preprocessed(files, tmp_path):
     n_coils, n_dyn = 4, 8
     sens = np.exp(1j * rng.uniform(-np.pi, np.pi, n_coils)) * rng.uniform(0.5, 1.0, n_coils)
     noise_sd = np.abs(svs.data).max() * 0.02
-    raw = sens[:, None, None] * svs.data[None, None, :]
+    raw = sens[:, None, None] * np.ones((1, n_dyn, 1)) * svs.data[None, None, :]
     raw = raw + noise_sd * (rng.normal(size=raw.shape) + 1j * rng.normal(size=raw.shape))
     raw_spec = Spectrum(raw, svs.header, dims=("coil", "dyn"))
     raw_path = save(raw_spec, tmp_path / "raw_svs.nii.gz")

@@ -48,6 +48,7 @@ from pmlmrs._logging import logger
 from pmlmrs.basis.basis import Basis, canonical_name
 from pmlmrs.config import ReadOptions
 from pmlmrs.errors import BasisError, ReadError, WriteError, check_option
+from pmlmrs.io._util import read_text_file
 
 __all__ = [
     "BASIS_FORMATS",
@@ -123,12 +124,7 @@ def read_lcmodel_basis(path: str | Path) -> Basis:
     from pmlmrs.io.lcmodel import parse_fortran_numbers, parse_namelists
 
     p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        raise ReadError(f"cannot read the basis file: {exc}", p) from exc
-    if not text.strip():
-        raise ReadError("the basis file is empty", p)
+    text = read_text_file(p, "basis file")
     if not re.search(r"[$&]BASIS1\b", text, re.IGNORECASE):
         raise BasisError(f"{p}: not an LCModel .BASIS file (no $BASIS1 namelist)")
     # the file alternates namelist groups and data blocks: split on group starts at line begin

@@ -791,7 +791,6 @@ class LinearCombinationModel:
                 except Exception as exc:  # noqa: BLE001 - reported in the slot
                     out_j[i] = exc
             return out_j
-        out: list[FitResult | Exception] = []
         with _single_thread():
             return self._fit_many_numpy(spectra)
 

@@ -17,6 +17,7 @@ import numpy as np
 from pmlmrs._logging import logger
 from pmlmrs.config import ReadOptions
 from pmlmrs.core import ProcessingStep, Spectrum
+from pmlmrs.errors import ReadError
 
 __all__ = ["quiet_library", "is_phi_key", "strip_phi", "apply_read_options", "read_head", "has_dicom_preamble"]
 
@@ -120,3 +121,16 @@ def apply_read_options(spectrum: Spectrum, options: ReadOptions | None) -> Spect
         details="header values supplied by the user replaced the file's" + ("; data conjugated" if conj else ""),
     )
     return spectrum.with_data(data, header=header, step=step)
+
+
+def read_text_file(path: str | Path, what: str = "file", *, allow_empty: bool = False) -> str:
+    """The text of *path* (undecodable bytes replaced); ReadError naming the file when it cannot be
+    read or holds only white space (unless *allow_empty*). *what* names it in the message."""
+    p = Path(path)
+    try:
+        text = p.read_text(errors="replace")
+    except OSError as exc:
+        raise ReadError(f"cannot read the {what}: {exc}", p) from exc
+    if not allow_empty and not text.strip():
+        raise ReadError(f"the {what} is empty", p)
+    return text

@@ -29,6 +29,7 @@ from pmlmrs.config import ReadOptions
 from pmlmrs.core import Header, ProcessingStep, Spectrum
 from pmlmrs.errors import HeaderFieldError, ReadError, WriteError
 from pmlmrs.io.registry import Reader, Writer, register_reader, register_writer
+from pmlmrs.io._util import read_text_file
 
 __all__ = ["read_jmrui_txt", "read_jmrui_header", "write_jmrui_txt", "sniff_jmrui"]
 
@@ -75,12 +76,7 @@ def read_jmrui_header(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
         Not a jMRUI text file, no signal blocks, wrong point counts, non-numeric rows.
     """
     p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        raise ReadError(f"cannot read the file: {exc}", p) from exc
-    if not text.strip():
-        raise ReadError("the file is empty", p)
+    text = read_text_file(p)
     header: dict[str, Any] = {}
     signals: list[list[complex]] = []
     current: list[complex] | None = None

@@ -33,6 +33,7 @@ from pmlmrs.config import ReadOptions
 from pmlmrs.core import Header, ProcessingStep, Spectrum
 from pmlmrs.errors import HeaderFieldError, ReadError, UnsupportedVariantError, WriteError
 from pmlmrs.io.registry import Reader, Writer, register_reader, register_writer
+from pmlmrs.io._util import read_text_file
 
 __all__ = [
     "Namelist",
@@ -287,10 +288,7 @@ def read_control(path: str | Path) -> dict[str, Any]:
         The file cannot be read or has no ``$LCMODL`` group.
     """
     p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        raise ReadError(f"cannot read the LCModel control file: {exc}", p) from exc
+    text = read_text_file(p, "LCModel control file", allow_empty=True)
     idx = re.search(r"[$&]LCMODL\b", text, re.IGNORECASE)
     if idx is None:
         raise ReadError("not an LCModel control file (no $LCMODL namelist)", p)
@@ -390,12 +388,7 @@ def read_raw_fid(path: str | Path) -> tuple[np.ndarray, dict[str, dict[str, Any]
         More than one ``$NMID`` (multi-voxel) file.
     """
     p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        raise ReadError(f"cannot read the file: {exc}", p) from exc
-    if not text.strip():
-        raise ReadError("the file is empty", p)
+    text = read_text_file(p)
     try:
         groups, data_start = _namelists_and_data(text)
     except ValueError as exc:

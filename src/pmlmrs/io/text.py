@@ -31,6 +31,7 @@ from pmlmrs.config import ReadOptions
 from pmlmrs.core import Header, ProcessingStep, Spectrum
 from pmlmrs.errors import HeaderFieldError, ReadError, WriteError
 from pmlmrs.io.registry import Reader, Writer, register_reader, register_writer
+from pmlmrs.io._util import read_text_file
 
 __all__ = ["read_text", "read_text_pair", "read_text_columns", "write_text", "sniff_text"]
 
@@ -72,10 +73,7 @@ def read_text_columns(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
         Empty file, no numbers, ragged rows, an odd number of columns or non-numeric values.
     """
     p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        raise ReadError(f"cannot read the file: {exc}", p) from exc
+    text = read_text_file(p, allow_empty=True)
     meta: dict[str, str] = {}
     rows: list[list[float]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
