@@ -177,18 +177,10 @@ def _days(d: _dt.date, n: int) -> _dt.date:
     return d + _dt.timedelta(days=int(n))
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
 def _write_tsv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    lines = ["\t".join(columns)] + ["\t".join(_fmt(r.get(c)) for c in columns) for r in rows]
+    from pmlmrs.quant.outputs import tsv_cell
+
+    lines = ["\t".join(columns)] + ["\t".join(tsv_cell(r.get(c)) for c in columns) for r in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -264,32 +264,14 @@ class FitOptions(Options):
             raise ConfigError(
                 f"'ratio_priors' must be 'auto', 'lcmodel' or a list of (num, den, ratio, sd), got {self.ratio_priors!r}")
         else:
-            pri = []
-            for item in self.ratio_priors or ():
-                try:
-                    num, den, ratio, sd = item
-                    pri.append((str(num), str(den), float(ratio), float(sd)))
-                except (TypeError, ValueError):
-                    raise ConfigError(f"ratio prior {item!r} must be (numerator, denominator, ratio, sd)") from None
-                if pri[-1][3] <= 0:
-                    raise ConfigError(f"ratio prior {item!r}: sd must be > 0")
-            set_("ratio_priors", tuple(pri))
+            set_("ratio_priors", _parse_priors(self.ratio_priors, "ratio prior"))
         mp = self.metabolite_priors
         if mp is None or mp is False:
             mp = "none"
         if isinstance(mp, str):
             set_("metabolite_priors", check_option("metabolite_priors", mp, ("auto", "lcmodel", "none")))
         else:
-            pri = []
-            for item in mp or ():
-                try:
-                    num, den, ratio, sd = item
-                    pri.append((str(num), str(den), float(ratio), float(sd)))
-                except (TypeError, ValueError):
-                    raise ConfigError(f"metabolite prior {item!r} must be (numerator, denominator, ratio, sd)") from None
-                if pri[-1][3] <= 0:
-                    raise ConfigError(f"metabolite prior {item!r}: sd must be > 0")
-            set_("metabolite_priors", tuple(pri))
+            set_("metabolite_priors", _parse_priors(mp, "metabolite prior"))
         if int(self.max_iterations) < 1:
             raise ConfigError(f"'max_iterations' must be >= 1, got {self.max_iterations}")
 
@@ -335,3 +317,17 @@ class FitOptions(Options):
         if self.ratio_priors == "auto":
             return tuple(p for p in LCMODEL_RATIO_PRIORS if p[0].startswith("Lip"))
         return tuple(self.ratio_priors)
+
+
+def _parse_priors(items: Any, what: str) -> tuple[tuple[str, str, float, float], ...]:
+    """Validate user priors: a sequence of ``(numerator, denominator, ratio, sd)`` with sd > 0."""
+    out = []
+    for item in items or ():
+        try:
+            num, den, ratio, sd = item
+            out.append((str(num), str(den), float(ratio), float(sd)))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{what} {item!r} must be (numerator, denominator, ratio, sd)") from None
+        if out[-1][3] <= 0:
+            raise ConfigError(f"{what} {item!r}: sd must be > 0")
+    return tuple(out)
