@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -39,3 +42,14 @@ def invivo() -> Path:
 def challenge() -> Path:
     """../shared/data/ismrm2016_fitting_challenge, or skip."""
     return shared_path("ismrm2016_fitting_challenge")
+
+
+def load_validation(name: str) -> ModuleType:
+    """Import ``validation/<name>.py`` (scripts, not package modules) once, by path."""
+    key = f"pmlmrs_validation_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "validation" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod  # dataclasses in the script look their module up here
+        spec.loader.exec_module(mod)
+    return sys.modules[key]

@@ -9,26 +9,15 @@ Osprey Philips voxels give tCho/tCr 0.15-0.20 and tNAA/tCr 1.1-1.6 with every op
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from ..conftest import shared_path
-
-ROOT = Path(__file__).resolve().parents[2]
+from ..conftest import load_validation, shared_path
 
 
 @pytest.fixture(scope="module")
 def invivo_mod():
-    path = ROOT / "validation" / "invivo.py"
-    spec = importlib.util.spec_from_file_location("invivo_validation", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["invivo_validation"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_validation("invivo")
 
 
 @pytest.fixture(scope="module")

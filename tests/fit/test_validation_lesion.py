@@ -4,26 +4,17 @@ fitted with the default options; ratio errors and Lip/tCr linearity against the 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from pmlmrs.fit import FitOptions
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..conftest import load_validation
 
 
 @pytest.fixture(scope="module")
 def suite():
-    path = ROOT / "validation" / "lesion_suite.py"
-    spec = importlib.util.spec_from_file_location("lesion_suite", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["lesion_suite"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_validation("lesion_suite")
 
 
 @pytest.fixture(scope="module")

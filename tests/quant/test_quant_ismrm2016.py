@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _validation_module():
-    spec = importlib.util.spec_from_file_location("_ismrm2016_validation", ROOT / "validation" / "ismrm2016.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from ..conftest import load_validation
 
 
 @pytest.mark.shared
 def test_cr_10mm_water_scaling(challenge):
     from pmlmrs.basis import load_basis
 
-    v = _validation_module()
+    v = load_validation("ismrm2016")
     basis = load_basis(challenge / "basisset_LCModel" / "press3T_30ms.BASIS")
     ws = v.water_scaling_test(challenge, basis)
     # the metabolite side is exact: Cr = 10 mM x exp(-30/160) in per-proton basis units
@@ -35,7 +25,7 @@ def test_cr_10mm_water_scaling(challenge):
 
 @pytest.mark.shared
 def test_validation_script_tables(challenge, tmp_path):
-    v = _validation_module()
+    v = load_validation("ismrm2016")
     s = v.run(challenge, out=tmp_path, datasets=[1, 2])
     assert [r["dataset"] for r in s["rows"]] == ["dataset1", "dataset2"]
     assert all("error" not in r for r in s["rows"])

@@ -4,13 +4,14 @@ water references, explicit stages, a patient without IRIS, an ongoing IRIS, a co
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+
+from ..conftest import load_validation
 
 _GEN = Path(__file__).resolve().parents[2] / "validation" / "heldout_cohort.py"
 # SCHEDULE rows: follow-up (0), lesion-only exam (5), acq-svs30 (6), ongoing IRIS (7), no IRIS (10),
@@ -21,10 +22,7 @@ pytestmark = pytest.mark.skipif(not _GEN.exists(), reason="validation/heldout_co
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("heldout_cohort", _GEN)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_validation("heldout_cohort")
 
 
 def _read(path: Path) -> pd.DataFrame:

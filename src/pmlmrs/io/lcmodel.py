@@ -370,6 +370,15 @@ def _positive(value: Any, name: str, path: Path, source: str) -> float | None:
     return v
 
 
+def _first_positive(path: Path, candidates: Any) -> tuple[float | None, str]:
+    """The first positive value of ``(value, name, where, label)`` candidates, with its label."""
+    for value, name, where, label in candidates:
+        v = _positive(value, name, path, where)
+        if v is not None:
+            return v, label
+    return None, ""
+
+
 def read_raw_fid(path: str | Path) -> tuple[np.ndarray, dict[str, dict[str, Any]]]:
     """The numbers of a RAW file exactly as stored (no conjugation) and its namelists.
 
@@ -456,18 +465,15 @@ def read_raw(path: str | Path, options: ReadOptions | None = None, *,
     ctl: dict[str, Any] = read_control(ctl_path) if ctl_path is not None else {}
 
     sources: dict[str, str] = {}
-    # spectrometer frequency, MHz
-    f0 = _positive(opts.central_frequency, "central_frequency", p, "option")
-    if f0 is not None:
-        sources["spectrometer_frequency"] = "options"
-    else:
-        f0 = _positive(_first(seqpar, "HZPPPM"), "HZPPPM", p, "$SEQPAR")
-        if f0 is not None:
-            sources["spectrometer_frequency"] = "$SEQPAR HZPPPM"
-        else:
-            f0 = _positive(_first(ctl, "HZPPPM"), "hzpppm", p, "control file")
-            if f0 is not None:
-                sources["spectrometer_frequency"] = f"control file {ctl_path.name} hzpppm"  # type: ignore[union-attr]
+    ctl_name = ctl_path.name if ctl_path is not None else ""
+    # spectrometer frequency, MHz: options, then $SEQPAR, then the control file
+    f0, src = _first_positive(p, (
+        (opts.central_frequency, "central_frequency", "option", "options"),
+        (_first(seqpar, "HZPPPM"), "HZPPPM", "$SEQPAR", "$SEQPAR HZPPPM"),
+        (_first(ctl, "HZPPPM"), "hzpppm", "control file", f"control file {ctl_name} hzpppm"),
+    ))
+    if src:
+        sources["spectrometer_frequency"] = src
     if f0 is None:
         raise HeaderFieldError(
             "the spectrometer frequency is not in the file (LCModel RAW has no header for it) and no "
@@ -476,7 +482,7 @@ def read_raw(path: str | Path, options: ReadOptions | None = None, *,
             p, field="spectrometer_frequency")
     if f0 > 1e4:  # some writers put Hz
         f0 /= 1e6
-    # dwell time, s
+    # dwell time, s: the spectral-width option, then $SEQPAR, $NMID, the control file
     if opts.spectral_width is not None:
         sw = _positive(opts.spectral_width, "spectral_width", p, "option")
         if sw is None:
@@ -485,17 +491,13 @@ def read_raw(path: str | Path, options: ReadOptions | None = None, *,
         dwell: float | None = 1.0 / sw
         sources["dwell_time"] = "options"
     else:
-        dwell = _positive(_first(seqpar, "DELTAT", "DWELLTIME", "BADELT"), "DELTAT", p, "$SEQPAR")
-        if dwell is not None:
-            sources["dwell_time"] = "$SEQPAR"
-        else:
-            dwell = _positive(_first(nmid, "DELTAT", "DWELLTIME"), "DELTAT", p, "$NMID")
-            if dwell is not None:
-                sources["dwell_time"] = "$NMID"
-            else:
-                dwell = _positive(_first(ctl, "DELTAT"), "deltat", p, "control file")
-                if dwell is not None:
-                    sources["dwell_time"] = f"control file {ctl_path.name} deltat"  # type: ignore[union-attr]
+        dwell, src = _first_positive(p, (
+            (_first(seqpar, "DELTAT", "DWELLTIME", "BADELT"), "DELTAT", "$SEQPAR", "$SEQPAR"),
+            (_first(nmid, "DELTAT", "DWELLTIME"), "DELTAT", "$NMID", "$NMID"),
+            (_first(ctl, "DELTAT"), "deltat", "control file", f"control file {ctl_name} deltat"),
+        ))
+        if src:
+            sources["dwell_time"] = src
     if dwell is None:
         raise HeaderFieldError(
             "the dwell time (spectral width) is not in the file (LCModel RAW has no header for it) and "
@@ -505,13 +507,11 @@ def read_raw(path: str | Path, options: ReadOptions | None = None, *,
     if dwell > 0.1:  # given in ms
         dwell *= 1e-3
     # echo time, ms in all LCModel files
-    te_ms: float | None = None
     if opts.echo_time is not None:
-        te_ms = float(opts.echo_time)
+        te_ms: float | None = float(opts.echo_time)
     else:
-        te_ms = _positive(_first(seqpar, "ECHOT"), "ECHOT", p, "$SEQPAR")
-        if te_ms is None:
-            te_ms = _positive(_first(ctl, "ECHOT"), "echot", p, "control file")
+        te_ms, _ = _first_positive(p, ((_first(seqpar, "ECHOT"), "ECHOT", "$SEQPAR", ""),
+                                       (_first(ctl, "ECHOT"), "echot", "control file", "")))
     # number of points
     n_file = stored.size
     nunfil = _first(seqpar, "NUNFIL", "NUMBEROFPOINTS") or _first(ctl, "NUNFIL")
