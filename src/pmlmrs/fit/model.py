@@ -7,8 +7,9 @@ and a first-order phase. See :mod:`pmlmrs.fit._forward` for the equations.
 
 Optimiser: variable projection (Golub & Pereyra 1973; Kaufman 1975): for every set of non-linear
 parameters the amplitudes are the exact NNLS solution and the baseline coefficients the exact
-penalised least-squares solution; ``scipy.optimize.least_squares`` (trust-region reflective, with
-bounds) searches the non-linear parameters with Kaufman's Jacobian. Start: frequency referencing by
+penalised least-squares solution; a bounded trust-region Levenberg-Marquardt
+(:mod:`pmlmrs.fit._optimize`; ``FitOptions.optimizer="trf"``: ``scipy.optimize.least_squares``)
+searches the non-linear parameters with Kaufman's Jacobian. Start: frequency referencing by
 cross-correlation with the NAA/Cr/Cho basis spectra, then a zero-order phase grid search.
 
 Uncertainty: Cramér-Rao lower bounds from the Fisher information of the full model (non-linear
@@ -484,6 +485,8 @@ class LinearCombinationModel:
                max_nfev: int) -> tuple[NDArray, Any]:
         from scipy.optimize import least_squares
 
+        from pmlmrs.fit._optimize import least_squares_lm
+
         full = theta0.copy()
 
         def expand(x: NDArray) -> NDArray:
@@ -491,10 +494,20 @@ class LinearCombinationModel:
             th[free] = x
             return th
 
+        tol = self.options.tolerance
+        if self.options.optimizer == "lm":
+            # bounded Levenberg-Marquardt (pmlmrs.fit._optimize): may start and end on a bound;
+            # gtol there is MINPACK's scale-free cosine
+            res = least_squares_lm(
+                lambda x: problem.residual(expand(x)),
+                lambda x: problem.jacobian(expand(x))[:, free],
+                theta0[free], lo[free], hi[free],
+                ftol=tol, xtol=tol, gtol=min(tol, 1e-8), max_nfev=max_nfev,
+            )
+            return expand(res.x), res
         # start strictly inside finite bounds (trf needs it)
         span = np.where(np.isfinite(hi[free] - lo[free]), hi[free] - lo[free], 1.0)
         x0 = np.clip(theta0[free], lo[free] + 1e-6 * span, hi[free] - 1e-6 * span)
-        tol = self.options.tolerance
         res = least_squares(
             lambda x: problem.residual(expand(x)),
             x0,

@@ -120,6 +120,11 @@ class FitOptions(Options):
         Iterations of the non-linear search; a fit that hits it is flagged ``converged=False``.
     tolerance : float
         Relative cost / step tolerance of the non-linear search.
+    optimizer : {"lm", "trf"}
+        Non-linear search of the NumPy backend: "lm" (default), the bounded Levenberg-Marquardt of
+        :mod:`pmlmrs.fit._optimize` (projected steps, active set on the bounds; fewer evaluations and
+        far less overhead per iteration), or "trf", :func:`scipy.optimize.least_squares` trust-region
+        reflective (the previous default; kept for comparison). The JAX backend ignores it.
     noise_ppm_range : "auto" or (float, float)
         Signal-free region for the noise SD; "auto" takes the quietest of several candidate regions
         (-3..-1, -5..-3, 9..11, 11..13 ppm, those inside the spectral width).
@@ -191,6 +196,7 @@ class FitOptions(Options):
     jax_float64: bool = True
     max_iterations: int = 100
     tolerance: float = 1e-6
+    optimizer: str = "lm"
     noise_ppm_range: Any = "auto"
     groups: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_GROUPS))
     shift_range_ppm: float = 0.1
@@ -274,6 +280,7 @@ class FitOptions(Options):
             set_("metabolite_priors", _parse_priors(mp, "metabolite prior"))
         if int(self.max_iterations) < 1:
             raise ConfigError(f"'max_iterations' must be >= 1, got {self.max_iterations}")
+        check_option("optimizer", self.optimizer, ("lm", "trf"))
 
     def group_of(self, name: str) -> str:
         """Group of a component name (first matching pattern wins; else ``"metabolites"``)."""
