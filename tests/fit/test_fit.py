@@ -202,6 +202,9 @@ def test_result_arrays_consistent(basis, model, rng):
     assert set(r.params["gauss_hz"]) == {"metabolites", "lipids_mm"}
     assert r.options["ppm_range"] == [0.2, 4.2]
     assert r.model is model
+    from pmlmrs.qc import fit_quality
+
+    assert r.params["fit_quality"] == pytest.approx(fit_quality(r), rel=1e-12)   # one definition
     import json
 
     json.dumps(r.params)      # fit.json needs plain JSON types

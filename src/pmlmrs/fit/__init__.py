@@ -10,7 +10,7 @@ ppm reference), per group dicts ``shift_hz``, ``shift_ppm``, ``lorentz_hz``, ``g
 FWHM of the Lorentzian / Gaussian broadening) and ``fwhm_hz`` (their Voigt FWHM), ``nonlinear_sd``
 (CRLBs of the non-linear parameters), ``baseline`` (kind, knot spacing, smoothness, effective
 dimension), ``noise_ppm_ranges``, ``proton_area``, ``ratio_priors``, ``fit_quality`` (SD of the
-complex residual over the noise SD) and ``elapsed_s``.
+real residual over the noise SD, as :func:`pmlmrs.qc.fit_quality`) and ``elapsed_s``.
 """
 
 from pmlmrs.fit.model import (

@@ -765,8 +765,8 @@ class LinearCombinationModel:
         if not converged:
             logger.warning("%s: fit did not converge (%s)", spectrum.source or "spectrum", message)
         resid = data - fit
-        fit_quality = float(np.std(np.concatenate([resid.real, resid.imag])) / sigma) if sigma > 0 else np.inf
-        params["fit_quality"] = fit_quality
+        # DESIGN's definition, the same as pmlmrs.qc.fit_quality: real parts over the whole window
+        params["fit_quality"] = float(np.std(resid.real) / sigma) if sigma > 0 else np.inf
         params["elapsed_s"] = time.perf_counter() - t_start
         step = ProcessingStep("fit", params={"backend": opts.backend, "n_components": k,
                                              "nfev": info["nfev"]},
