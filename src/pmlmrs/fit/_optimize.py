@@ -118,7 +118,9 @@ def _damped_step(h: NDArray, g: NDArray, damp: NDArray, x: NDArray, lo: NDArray,
             break
         j = np.flatnonzero(out)
         room = np.where(xt[j] < lo[j], lo[j] - x[j], hi[j] - x[j])   # signed distance to the bound
-        i = int(np.argmin(room / face[j]))          # crosses first along the step
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(face[j] != 0, room / face[j], 0.0)   # 0: already on/over its bound
+        i = int(np.argmin(frac))                    # crosses first along the step
         fixed[j[i]] = True
         face[j[i]] = room[i]
         rest = np.flatnonzero(~fixed)
