@@ -483,10 +483,6 @@ class LinearCombinationModel:
 
     def _solve(self, problem: Problem, theta0: NDArray, lo: NDArray, hi: NDArray, free: NDArray,
                max_nfev: int) -> tuple[NDArray, Any]:
-        from scipy.optimize import least_squares
-
-        from pmlmrs.fit._optimize import least_squares_lm
-
         full = theta0.copy()
 
         def expand(x: NDArray) -> NDArray:
@@ -494,30 +490,28 @@ class LinearCombinationModel:
             th[free] = x
             return th
 
+        def residual(x: NDArray) -> NDArray:
+            return problem.residual(expand(x))
+
+        def jacobian(x: NDArray) -> NDArray:
+            return problem.jacobian(expand(x))[:, free]
+
         tol = self.options.tolerance
+        gtol = min(tol, 1e-8)
         if self.options.optimizer == "lm":
-            # bounded Levenberg-Marquardt (pmlmrs.fit._optimize): may start and end on a bound;
-            # gtol there is MINPACK's scale-free cosine
-            res = least_squares_lm(
-                lambda x: problem.residual(expand(x)),
-                lambda x: problem.jacobian(expand(x))[:, free],
-                theta0[free], lo[free], hi[free],
-                ftol=tol, xtol=tol, gtol=min(tol, 1e-8), max_nfev=max_nfev,
-            )
+            # bounded Levenberg-Marquardt (pmlmrs.fit._optimize): may start and end on a bound
+            from pmlmrs.fit._optimize import least_squares_lm
+
+            res = least_squares_lm(residual, jacobian, theta0[free], lo[free], hi[free],
+                                   ftol=tol, xtol=tol, gtol=gtol, max_nfev=max_nfev)
             return expand(res.x), res
+        from scipy.optimize import least_squares
+
         # start strictly inside finite bounds (trf needs it)
         span = np.where(np.isfinite(hi[free] - lo[free]), hi[free] - lo[free], 1.0)
         x0 = np.clip(theta0[free], lo[free] + 1e-6 * span, hi[free] - 1e-6 * span)
-        res = least_squares(
-            lambda x: problem.residual(expand(x)),
-            x0,
-            jac=lambda x: problem.jacobian(expand(x))[:, free],
-            bounds=(lo[free], hi[free]),
-            method="trf",
-            x_scale="jac",
-            ftol=tol, xtol=tol, gtol=min(tol, 1e-8),   # scipy's gtol is not scale-free
-            max_nfev=max_nfev,
-        )
+        res = least_squares(residual, x0, jac=jacobian, bounds=(lo[free], hi[free]), method="trf",
+                            x_scale="jac", ftol=tol, xtol=tol, gtol=gtol, max_nfev=max_nfev)
         return expand(res.x), res
 
     def fit(self, spectrum: Spectrum) -> FitResult:
