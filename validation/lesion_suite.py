@@ -23,7 +23,7 @@ model's simulated lipids (:mod:`pmlmrs.basis.lipids`), so that the check is not 
 Truth in the units of the fit: the basis concentrations, and for the lipids the planted proton
 area of the 0.9 ppm lines over 3 plus that of the 1.3 ppm lines (1.22-1.37) over 2, in units of
 the area of one Cr proton (measured here from the basis Cr singlet), i.e. the scale of
-``Lip09 + Lip13a + Lip13b`` in pmlmrs/LCModel. Reported: median (and 90th percentile) absolute %
+``Lip = Lip09 + Lip13`` as pmlmrs reports it (:mod:`pmlmrs.quant`). Reported: median (and 90th percentile) absolute %
 errors of tNAA/tCr, tCho/tCr, Ins/tCr, Glx/tCr (NAWM, lesion, all) and the regression of fitted
 Lip/tCr on true Lip/tCr (slope, intercept, R^2). Writes ``OUT/lesion_suite.md`` and ``.tsv``.
 """
@@ -55,7 +55,6 @@ RATIOS = {
     "Ins_tCr": (("Ins",), ("Cr", "PCr")),
     "Glx_tCr": (("Glu", "Gln"), ("Cr", "PCr")),
 }
-LIP_FIT = ("Lip09", "Lip13a", "Lip13b")
 #: Scale factors to switch parts of the generator off for diagnosis ("lac", "mac", "baseline"); 1 = on.
 ABLATE: dict[str, float] = {}
 
@@ -214,13 +213,17 @@ def to_spectrum(case: Case, basis: Any) -> Any:
 
 
 def fitted_ratios(result: Any) -> dict[str, float]:
+    """The four ratios and Lip/tCr, Lip as pmlmrs reports it (Lip09 + Lip13, :mod:`pmlmrs.quant`)."""
+    from pmlmrs.quant.combine import combinations
+
     a = {n: float(v) for n, v in zip(result.names, result.amplitudes)}
     tcr = a.get("Cr", 0.0) + a.get("PCr", 0.0)
     out = {}
     for name, (num, den) in RATIOS.items():
         d = sum(a.get(k, 0.0) for k in den)
         out[name] = sum(a.get(k, 0.0) for k in num) / d if d > 0 else np.nan
-    out["Lip_tCr"] = sum(a.get(k, 0.0) for k in LIP_FIT) / tcr if tcr > 0 else np.nan
+    lip = combinations(result).get("Lip")
+    out["Lip_tCr"] = lip.value / tcr if lip is not None and tcr > 0 else np.nan
     return out
 
 
@@ -300,7 +303,7 @@ def write(result: dict[str, Any], out: Path, n: int, seed: int) -> None:
                      f"[{s[('lesion', k, 'p90')]:.1f}] | {s[('lesion', k, 'bias')]:+.1f} | "
                      f"{s[('all', k, 'median')]:.1f} [{s[('all', k, 'p90')]:.1f}] |")
     lp = s["lip"]
-    lines += ["", "Lip/tCr fitted vs true (Lip = Lip09 + Lip13a + Lip13b; truth = planted 0.9 ppm protons / 3 "
+    lines += ["", "Lip/tCr fitted vs true (Lip = Lip09 + Lip13; truth = planted 0.9 ppm protons / 3 "
               "+ 1.3 ppm protons / 2, in Cr-proton units):", "",
               "| n | slope | intercept | R^2 | median abs error |", "|---|---|---|---|---|",
               f"| {lp['n']} | {lp['slope']:.3f} | {lp['intercept']:.3f} | {lp['r2']:.4f} | "

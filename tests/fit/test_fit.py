@@ -7,9 +7,9 @@ import importlib.util
 import numpy as np
 import pytest
 
-from pmlmrs.basis.lipids import LIPID_MM_TABLE, gaussian_fid, proton_area, simulate_components
+from pmlmrs.basis.lipids import FATTY_ACYL_TABLE, LIPID_MM_TABLE, gaussian_fid, proton_area, simulate_components
 from pmlmrs.core import Spectrum, axes
-from pmlmrs.errors import ConfigError, FitError
+from pmlmrs.errors import BasisError, ConfigError, FitError
 from pmlmrs.fit import (
     FitOptions,
     FitResult,
@@ -38,7 +38,7 @@ TRUTH = {
 def header() -> Header:
     return Header(MHZ, DWELL, echo_time=0.030)
 
-LIPIDS = {"Lip13a": 20.0, "Lip13b": 10.0, "Lip09": 5.0}
+LIPIDS = {"Lip13": 30.0, "Lip09": 5.0}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,21 @@ def test_lipid_table_values():
     assert [r.ppm for r in LIPID_MM_TABLE["MM20"]] == [2.08, 2.25, 1.95, 3.0]
 
 
+def test_fatty_acyl_lines():
+    """Default lipid model: delta lines (constant-amplitude FIDs) at the fatty-acyl positions."""
+    assert [FATTY_ACYL_TABLE[n][0].ppm for n in ("Lip09", "Lip13", "Lip16", "Lip20", "Lip22", "Lip28")] == [
+        0.90, 1.30, 1.59, 2.03, 2.25, 2.77]
+    b = simulate_components(["Lip13", "Lip09"], N, DWELL, MHZ, 4.65, proton_area=0.5)
+    assert np.allclose(np.abs(b.fid("Lip13")), 2 * 0.5) and np.allclose(np.abs(b.fid("Lip09")), 3 * 0.5)
+    assert b.ppm_axis[np.argmax(b.spectra()[0].real)] == pytest.approx(1.30, abs=0.01)
+    with pytest.raises(BasisError):
+        simulate_components(["Lip13a"], N, DWELL, MHZ, 4.65)          # an LCModel name
+    with pytest.raises(BasisError):
+        simulate_components(["Lip13"], N, DWELL, MHZ, 4.65, lipid_model="gaussian")
+
+
 def test_simulated_component_area_and_position():
-    b = simulate_components(["Lip13a", "MM09"], N, DWELL, MHZ, 4.65, proton_area=0.5)
+    b = simulate_components(["Lip13a", "MM09"], N, DWELL, MHZ, 4.65, proton_area=0.5, lipid_model="lcmodel")
     # FID(0) = protons * proton area
     assert b.fid("Lip13a")[0] == pytest.approx(2 * 0.5)
     assert b.fid("MM09")[0] == pytest.approx(3 * 0.5)
@@ -86,8 +99,13 @@ def test_proton_area_from_cr_singlet(basis):
 
 def test_model_components_and_groups(basis):
     m = LinearCombinationModel(basis, FitOptions())
-    assert m.names[-4:] == ("Lip09", "Lip13a", "Lip13b", "Lip20")  # Mac in basis: no simulated MM
-    assert set(m.groups[-4:]) == {"lipids_mm"} and m.groups[0] == "metabolites"
+    # Mac in basis: no simulated MM
+    assert m.names[-6:] == ("Lip09", "Lip13", "Lip16", "Lip20", "Lip22", "Lip28")
+    assert set(m.groups[-6:]) == {"lipids_mm"} and m.groups[0] == "metabolites"
+    assert LinearCombinationModel(basis, FitOptions(lipid_model="lcmodel")).names[-4:] == (
+        "Lip09", "Lip13a", "Lip13b", "Lip20")
+    with pytest.raises(ConfigError):
+        FitOptions(lipid_model="gaussian")
     m2 = LinearCombinationModel(basis.drop(["Mac"]), FitOptions(extra_components=[("Lip52", 5.2, 0.1, 1)]))
     assert "MM09" in m2.names and "MM20" in m2.names and m2.names[-1] == "Lip52"
     with pytest.raises(ConfigError):
@@ -114,7 +132,7 @@ def test_recovery_nearly_noiseless(basis, model):
     for names in (["NAA", "NAAG"], ["Cr", "PCr"], ["GPC", "PCho"], ["Ins"], ["Glu"], ["NAA"]):
         truth = sum(TRUTH[n] for n in names)
         assert combo(r, names) == pytest.approx(truth, rel=0.02), names
-    assert combo(r, ["Lip13a", "Lip13b"]) == pytest.approx(30.0, rel=0.03)
+    assert r.amplitude("Lip13") == pytest.approx(30.0, rel=0.03)
     assert r.amplitude("Lip09") == pytest.approx(5.0, rel=0.05)
     assert r.params["shift_hz"]["metabolites"] == pytest.approx(-4.0, abs=0.2)
     # phase at 2 ppm (pivot 4.65 ppm) recovered
@@ -143,10 +161,11 @@ def test_lipid_tcr_linear(basis, model):
     levels = np.array([0.0, 5.0, 10.0, 20.0, 40.0, 80.0])
     ratios = []
     for i, lev in enumerate(levels):
-        lip = {"Lip13a": lev * 2 / 3, "Lip13b": lev / 3, "Lip09": lev / 6}
-        s, _ = synthesize(basis, TRUTH, lipids=lip, snr=50, baseline=0.3, rng=np.random.default_rng(7 + i))
+        lip = {"Lip13": lev, "Lip09": lev / 6}
+        s, _ = synthesize(basis, TRUTH, lipids=lip, snr=50, baseline=0.3, lip_lorentz_hz=15.0,
+                          rng=np.random.default_rng(7 + i))
         r = model.fit(s)
-        ratios.append(combo(r, ["Lip09", "Lip13a", "Lip13b"]) / combo(r, ["Cr", "PCr"]))
+        ratios.append(combo(r, ["Lip09", "Lip13"]) / combo(r, ["Cr", "PCr"]))
     ratios = np.array(ratios)
     planted = levels * (1 + 1 / 6) / (TRUTH["Cr"] + TRUTH["PCr"])
     slope, icpt = np.polyfit(planted, ratios, 1)
@@ -351,7 +370,7 @@ def test_baseline_does_not_make_lipids(basis, model):
     """A strong smooth baseline without lipids gives (almost) no lipid amplitude."""
     s, _ = synthesize(basis, TRUTH, snr=50, baseline=1.5, rng=np.random.default_rng(11))
     r = model.fit(s)
-    lip = combo(r, ["Lip09", "Lip13a", "Lip13b"])
+    lip = combo(r, ["Lip09", "Lip13"])
     assert lip / combo(r, ["Cr", "PCr"]) < 0.15
 
 
@@ -391,17 +410,18 @@ def test_simulated_mm_with_ratio_priors(basis):
     and Lip/tCr stays linear in the planted lipid level."""
     b = basis.drop(["Mac"])
     m = LinearCombinationModel(b, FitOptions())
-    assert "MM09" in m.names and len(m.ratio_priors) == 6
+    assert "MM09" in m.names and len(m.ratio_priors) == 9          # 5 lipid + 4 MM priors
     truth = {k: v for k, v in TRUTH.items() if k != "Mac"}
     mm = {"MM09": 4.0, "MM12": 1.2, "MM14": 3.0, "MM17": 1.5, "MM20": 6.0}
     levels = np.array([0.0, 10.0, 40.0, 80.0])
     ratios = []
     for i, lev in enumerate(levels):
-        comp = dict(mm, Lip13a=lev * 2 / 3, Lip13b=lev / 3, Lip09=lev * 0.25, Lip20=lev * 0.15)
-        s, _ = synthesize(b, truth, lipids=comp, snr=50, baseline=0.3, rng=np.random.default_rng(7 + i))
+        comp = dict(mm, Lip13=lev, Lip09=lev * 0.25, Lip16=lev * 0.15, Lip20=lev * 0.15, Lip22=lev * 0.15)
+        s, _ = synthesize(b, truth, lipids=comp, snr=50, baseline=0.3, lip_lorentz_hz=15.0,
+                          rng=np.random.default_rng(7 + i))
         r = m.fit(s)
-        assert r.converged and len(r.params["ratio_priors"]) == 6
-        ratios.append(combo(r, ["Lip09", "Lip13a", "Lip13b"]) / combo(r, ["Cr", "PCr"]))
+        assert r.converged and len(r.params["ratio_priors"]) == 9
+        ratios.append(combo(r, ["Lip09", "Lip13"]) / combo(r, ["Cr", "PCr"]))
         if lev == 0:
             assert ratios[-1] < 0.1 and r.amplitude("MM09") > 2.0
     planted = levels * 1.25 / 8.0

@@ -158,7 +158,7 @@ def simulate_voxel(basis: Any, amplitudes: dict[str, float], *, n_points: int, l
         fid += amp * seg
     if lip_names:
         lips = simulate_components(lip_names, n_points, basis.dwell_time, basis.spectrometer_frequency,
-                                   basis.ppm_reference, proton_area=proton_area(basis))
+                                   basis.ppm_reference, proton_area=proton_area(basis), lipid_model="lcmodel")
         for name in lip_names:
             fid += amplitudes[name] * lips.fid(name)
     return fid * _lineshape(t, lorentz_hz, gauss_hz, shift_hz, math.radians(phase_deg))

@@ -170,7 +170,8 @@ def _build(n_groups: int, n_pen: int, n_prior: int, max_iter: int, tol: float):
                 better = c_new < cost
                 jac_new = jac_from(sol, q, free)
                 small = better & ((cost - c_new) <= tol * cost)
-                flat = (pred <= tol * cost) & (mu <= 1.0)
+                # a step clipped by the bounds can predict an increase (pred < 0): not "flat", damp more
+                flat = (pred >= 0) & (pred <= tol * cost) & (mu <= 1.0)
                 tiny_step = jnp.max(jnp.abs(dlt) / (jnp.abs(theta) + 1e-3)) < tol
                 theta = jnp.where(better, new, theta)
                 r = jnp.where(better, r_new, r)

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from pmlmrs._logging import logger
 from pmlmrs.basis.basis import Basis, canonical_name
-from pmlmrs.basis.lipids import LIPID_NAMES, MM_NAMES, proton_area, simulate_components
+from pmlmrs.basis.lipids import LIPID_MODELS, MM_NAMES, proton_area, simulate_components
 from pmlmrs.core import ProcessingStep, Spectrum, axes
 from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
 from pmlmrs.fit._forward import GAUSS_C, Grid, Problem, n_theta
@@ -289,8 +289,9 @@ class LinearCombinationModel:
             basis = basis.subset(opts.metabolites)
         self.basis = basis
         simulated: list[str] = []
-        if opts.lipids:
-            simulated += [n for n in LIPID_NAMES if n not in basis.names]
+        #: the simulated lipid components (names of ``options.lipid_model``)
+        self.lipid_names = tuple(LIPID_MODELS[opts.lipid_model]) if opts.lipids else ()
+        simulated += [n for n in self.lipid_names if n not in basis.names]
         has_mm = any(n in basis.names for n in _MEASURED_MM)
         if opts.macromolecules == "simulated" or (opts.macromolecules == "auto" and not has_mm):
             simulated += [n for n in MM_NAMES if n not in basis.names]
@@ -371,7 +372,7 @@ class LinearCombinationModel:
         if self.simulated_names:
             sim = simulate_components(self.simulated_names, n, h.dwell_time, h.spectrometer_frequency,
                                       h.ppm_reference, proton_area=self.proton_area,
-                                      extra=opts.extra_components)
+                                      extra=opts.extra_components, lipid_model=opts.lipid_model)
             fids = np.vstack([fids, sim.fids])
         ppm_all = spectrum.ppm_axis
         sl = axes.ppm_slice(ppm_all, *opts.ppm_range)
@@ -410,7 +411,8 @@ class LinearCombinationModel:
         for k in range(g):
             gmax = min(opts.max_gauss_hz, opts.lipid_max_gauss_hz) if k in lip_groups else opts.max_gauss_hz
             lo += [-opts.shift_range_ppm * mhz, 0.0, 0.0]
-            hi += [opts.shift_range_ppm * mhz, opts.max_lorentz_hz, gmax ** 2]
+            lmax = opts.lipid_max_lorentz_hz if k in lip_groups else opts.max_lorentz_hz
+            hi += [opts.shift_range_ppm * mhz, lmax, gmax ** 2]
         free = np.ones(n_free, dtype=bool)
         if not opts.fit_phase1:
             free[1] = False
@@ -460,6 +462,10 @@ class LinearCombinationModel:
             th = np.zeros(n_theta(g))
             for k in range(g):
                 th[2 + 3 * k:5 + 3 * k] = [shift_hz, 1.0, 16.0]
+            for k in self._lipid_groups():
+                # lipid lines are broad: started narrow, the group stays narrow in a local minimum
+                # and its wings go to the baseline and the MM spectrum
+                th[3 + 3 * k] = 0.5 * opts.lipid_max_lorentz_hz
             for g2 in ((16.0, 64.0) if j == peaks[0] else (16.0,)):
                 th = th.copy()
                 th[4::3] = g2
@@ -581,7 +587,7 @@ class LinearCombinationModel:
         opts = self.options
         return (opts.baseline == "spline" and opts.baseline_smoothness == "auto"
                 and opts.baseline_lipid_stiffness != 1.0
-                and any(n in LIPID_NAMES or n in MM_NAMES for n in self.names))
+                and any(n in self.lipid_names or n in MM_NAMES for n in self.names))
 
     def _lam0(self) -> float:
         opts = self.options
@@ -617,7 +623,7 @@ class LinearCombinationModel:
     def _lipid_groups(self) -> list[int]:
         """Indices of the groups (other than "metabolites") that hold simulated lipids."""
         return [k for k, g in enumerate(self.group_names)
-                if g != "metabolites" and any(gg == g and n in LIPID_NAMES for n, gg in zip(self.names, self.groups))]
+                if g != "metabolites" and any(gg == g and n in self.lipid_names for n, gg in zip(self.names, self.groups))]
 
     def prior_rows(self, amps0: NDArray, sigma: float) -> tuple[NDArray, NDArray]:
         """Weighted prior rows ``sigma (num - r den) / (sd den_ref)`` and ``den_ref`` from amplitudes *amps0*.

@@ -10,7 +10,8 @@ from typing import Any
 from pmlmrs.config import Options
 from pmlmrs.errors import ConfigError, check_option
 
-__all__ = ["FitOptions", "DEFAULT_GROUPS", "LCMODEL_RATIO_PRIORS", "METABOLITE_PRIORS", "LCMODEL_METABOLITE_PRIORS"]
+__all__ = ["FitOptions", "DEFAULT_GROUPS", "LCMODEL_RATIO_PRIORS", "FATTY_ACYL_RATIO_PRIORS", "METABOLITE_PRIORS",
+           "LCMODEL_METABOLITE_PRIORS"]
 
 #: LCModel's default soft constraints on the simulated components (LCModel source, ``CHRATO``
 #: defaults; manual Sec. 11.7): ``(numerator, denominator, ratio, sd)``, names joined by ``+``.
@@ -21,6 +22,21 @@ LCMODEL_RATIO_PRIORS: tuple[tuple[str, str, float, float], ...] = (
     ("MM12", "MM09", 0.3, 0.1),
     ("MM14", "MM09", 0.75, 0.45),
     ("MM17", "MM09", 0.375, 0.3),
+)
+
+#: Soft constraints of the fatty-acyl lipid lines (``lipid_model="fatty_acyl"``, see
+#: :mod:`pmlmrs.basis.lipids`) on the bulk methylene line Lip13, from the proton counts of a fatty-acyl
+#: chain: per chain one CH3 (Lip09), one beta- and one alpha-CH2 (Lip16, Lip22), two allylic CH2 per
+#: double bond (Lip20), a bis-allylic CH2 per extra double bond (Lip28) and 4-12 bulk CH2 (Lip13),
+#: as amplitudes (Lip09 in 3-proton, the others in 2-proton units). The SDs (50-100 % of the mean)
+#: cover saturated to poly-unsaturated chains; the priors stop a line that has no lipid partner from
+#: taking an unrelated signal (a baseline hump, NAA's 2.0 ppm or Glx's 2.25 ppm multiplets).
+FATTY_ACYL_RATIO_PRIORS: tuple[tuple[str, str, float, float], ...] = (
+    ("Lip09", "Lip13", 0.2, 0.1),
+    ("Lip16", "Lip13", 0.15, 0.1),
+    ("Lip20", "Lip13", 0.2, 0.15),
+    ("Lip22", "Lip13", 0.15, 0.1),
+    ("Lip28", "Lip13", 0.05, 0.05),
 )
 
 #: LCModel's default soft constraints on minor metabolites, verbatim from the ``CHRATO`` defaults of
@@ -83,7 +99,12 @@ class FitOptions(Options):
     ppm_range : (float, float)
         Fit window, ppm.
     lipids : bool
-        Add the simulated lipids Lip09, Lip13a, Lip13b, Lip20 (see :mod:`pmlmrs.basis.lipids`).
+        Add the simulated lipid components of ``lipid_model``.
+    lipid_model : {"fatty_acyl", "lcmodel"}
+        "fatty_acyl" (default): delta lines Lip09, Lip13, Lip16, Lip20, Lip22, Lip28 at the positions
+        of a fatty-acyl chain, shaped by their group's Lorentzian/Gaussian broadening; "lcmodel":
+        LCModel's Gaussians Lip09, Lip13a, Lip13b, Lip20 (see :mod:`pmlmrs.basis.lipids` for both
+        and for the measured difference).
     macromolecules : {"auto", "simulated", "none"} or bool
         "auto": add simulated MM09, MM12, MM14, MM17, MM20 unless the basis has a measured
         macromolecule spectrum (``Mac``, ``MM``, ``MMBL``); True = "simulated", False = "none".
@@ -103,6 +124,9 @@ class FitOptions(Options):
     baseline_lipid_region : (float, float)
         Region (ppm) where the spline baseline is stiffer (lipid and MM lines at 0.9-1.4 ppm).
     baseline_lipid_stiffness : float
+        1 (default): off. A factor > 1 helps LCModel's fixed-width Gaussian lipids (100 was the
+        default with ``lipid_model="lcmodel"``); with the fatty-acyl lines it lowers the Lip/tCr R^2 on
+        the lesion suite (0.967-0.982 off, 0.958-0.980 at 100).
         With ``baseline_smoothness="auto"`` and lipids or simulated MM in the model, every smoothness
         candidate is also tried with the spline penalty raised by this factor inside
         ``baseline_lipid_region`` (1: never). A baseline free to bend under the broad lipid/MM wings
@@ -137,10 +161,11 @@ class FitOptions(Options):
         Range of the initial frequency search (cross-correlation with the basis).
     max_lorentz_hz, max_gauss_hz : float
         Upper bounds of the extra Lorentzian / Gaussian FWHM.
-    lipid_max_gauss_hz : float
-        Upper bound of the extra Gaussian FWHM of a group holding the simulated lipids (with the
-        0.09-0.15 ppm lipid lines this still allows 0.2-0.4 ppm wide lipids); without it a near-empty
-        lipid group of a NAWM spectrum can widen into a second baseline and report false lipid.
+    lipid_max_lorentz_hz, lipid_max_gauss_hz : float
+        Upper bounds of the Lorentzian / Gaussian FWHM of a group holding the simulated lipids (the
+        fatty-acyl lines have no width of their own; 30 Hz Lorentzian and 10 Hz Gaussian allow
+        lines of ~0.3 ppm at 3 T); wider, a near-empty lipid group of a NAWM spectrum widens into a
+        second baseline and reports false lipid. The lipid group starts at half the Lorentzian bound.
     edge_artefact_ratio : float
         Automatic exclusion of an artefact at the top of the window (residual water wing, spurious
         echo): when the largest magnitude between ``edge_artefact_cut_ppm`` and the upper window edge
@@ -155,14 +180,14 @@ class FitOptions(Options):
         Soft constraints ``numerator / denominator = ratio +- sd`` between components (names joined
         by ``+``), added to the least-squares problem as prior rows
         ``sigma (num - ratio den) / (sd den_ref)`` with ``den_ref`` from a first unconstrained solve.
-        "lcmodel": LCModel's defaults for Lip09/Lip20 vs Lip13 and MM12..MM20 vs MM09
+        "lcmodel": LCModel's defaults for Lip09/Lip20 vs Lip13a+Lip13b and MM12..MM20 vs MM09
         (:data:`LCMODEL_RATIO_PRIORS`); they resolve the near-degeneracy of the simulated Lip09 and
-        MM09 (and Lip20/MM20), which share position and width. "auto" (default): the LCModel set
-        when simulated MM components are in the model; with a measured MM spectrum (``Mac``) only
-        the two lipid priors (Lip09 and Lip20 vs Lip13): the 0.9 ppm lipid methyl otherwise trades
-        with the 0.9 ppm MM peak and the 2.0 ppm lipid lines with NAA/Glx (on the lesion suite,
-        ``validation/lesion_suite.py``, they lower the median tNAA/tCr error from 3.1 to 2.3 % and
-        the Glx/tCr error from 7.9 to 6.2 %). Priors whose components are not all in the
+        MM09 (and Lip20/MM20), which share position and width. "auto" (default): the lipid priors
+        of ``lipid_model`` (:data:`FATTY_ACYL_RATIO_PRIORS`, or LCModel's Lip09 and Lip20 vs Lip13
+        for "lcmodel") plus LCModel's MM priors when simulated MM components are in the model (not
+        with a measured MM spectrum such as ``Mac``). Without lipid priors the 0.9 ppm lipid methyl
+        trades with the 0.9 ppm MM peak and the 2.0 ppm lipid lines with NAA/Glx. Priors whose
+        components are not all in the
         model are skipped; ``()`` disables them.
     metabolite_priors : "auto", "lcmodel", "none" or sequence of (numerator, denominator, ratio, sd)
         Soft constraints on minor metabolites, in the same form and solved the same way as
@@ -181,6 +206,7 @@ class FitOptions(Options):
 
     ppm_range: tuple[float, float] = (0.2, 4.2)
     lipids: bool = True
+    lipid_model: str = "fatty_acyl"
     macromolecules: Any = "auto"
     extra_components: tuple = ()
     metabolites: tuple | None = None
@@ -189,7 +215,7 @@ class FitOptions(Options):
     baseline_smoothness: Any = "auto"
     baseline_smoothness_grid: tuple = (0.1, 1.0, 10.0, 100.0, 1000.0)
     baseline_lipid_region: tuple = (0.7, 1.6)
-    baseline_lipid_stiffness: float = 100.0
+    baseline_lipid_stiffness: float = 1.0
     baseline_lipid_ic_weight: float = 20.0
     baseline_order: int = 2
     backend: str = "numpy"
@@ -203,7 +229,8 @@ class FitOptions(Options):
     search_range_ppm: float = 0.3
     max_lorentz_hz: float = 25.0
     max_gauss_hz: float = 40.0
-    lipid_max_gauss_hz: float = 20.0
+    lipid_max_lorentz_hz: float = 30.0
+    lipid_max_gauss_hz: float = 10.0
     edge_artefact_ratio: float = 3.0
     edge_artefact_cut_ppm: float = 3.9
     fit_phase1: bool = True
@@ -228,6 +255,7 @@ class FitOptions(Options):
             mm = "none"
         set_("macromolecules", check_option("macromolecules", mm, ("auto", "simulated", "none")))
         check_option("baseline", self.baseline, ("spline", "polynomial", "none"))
+        check_option("lipid_model", self.lipid_model, ("fatty_acyl", "lcmodel"))
         check_option("backend", self.backend, ("numpy", "jax"))
         if self.baseline_smoothness != "auto":
             try:
@@ -318,11 +346,15 @@ class FitOptions(Options):
         return tuple(self.metabolite_priors)
 
     def resolved_ratio_priors(self, simulated_mm: bool = True) -> tuple[tuple[str, str, float, float], ...]:
-        """The ratio priors as tuples ("lcmodel" expanded; "auto" = "lcmodel" if *simulated_mm*)."""
-        if self.ratio_priors == "lcmodel" or (self.ratio_priors == "auto" and simulated_mm):
+        """The ratio priors as tuples: "lcmodel" expanded; "auto" = the lipid priors of
+        ``lipid_model`` plus LCModel's MM priors if *simulated_mm*."""
+        if self.ratio_priors == "lcmodel":
             return LCMODEL_RATIO_PRIORS
         if self.ratio_priors == "auto":
-            return tuple(p for p in LCMODEL_RATIO_PRIORS if p[0].startswith("Lip"))
+            lip = (FATTY_ACYL_RATIO_PRIORS if self.lipid_model == "fatty_acyl"
+                   else tuple(p for p in LCMODEL_RATIO_PRIORS if p[0].startswith("Lip")))
+            mm = tuple(p for p in LCMODEL_RATIO_PRIORS if p[0].startswith("MM")) if simulated_mm else ()
+            return lip + mm
         return tuple(self.ratio_priors)
 
 

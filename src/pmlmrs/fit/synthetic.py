@@ -24,7 +24,8 @@ def synthesize(basis: Basis, amps: Mapping[str, float], *, lipids: Mapping[str, 
                gauss_hz: float = 4.0, lip_shift_hz: float | None = None, phase0_deg: float = 25.0,
                phase1_deg_per_ppm: float = 0.0, baseline: float = 0.0, snr: float | None = 50.0,
                rng: np.random.Generator | None = None,
-               noise_sd_time: float | None = None) -> tuple[Spectrum, float]:
+               noise_sd_time: float | None = None, lipid_model: str = "fatty_acyl",
+               lip_lorentz_hz: float | None = None) -> tuple[Spectrum, float]:
     """A synthetic spectrum on the basis grid with known truth.
 
     Parameters
@@ -34,9 +35,11 @@ def synthesize(basis: Basis, amps: Mapping[str, float], *, lipids: Mapping[str, 
     amps : mapping
         Basis amplitudes by name.
     lipids : mapping, optional
-        Simulated lipid/MM amplitudes (``Lip13a``, ...), in the units of :mod:`pmlmrs.basis.lipids`.
+        Simulated lipid/MM amplitudes (``Lip13``, ...; lines of *lipid_model*), in the units of
+        :mod:`pmlmrs.basis.lipids`.
     shift_hz, lorentz_hz, gauss_hz : float
-        Shift and extra Lorentzian/Gaussian FWHM of every component (lipids: ``lip_shift_hz``).
+        Shift and extra Lorentzian/Gaussian FWHM of every component (lipids: ``lip_shift_hz`` and
+        ``lip_lorentz_hz`` when given).
     phase0_deg, phase1_deg_per_ppm : float
         Phase added to the data (first order about the ppm reference).
     baseline : float
@@ -47,6 +50,8 @@ def synthesize(basis: Basis, amps: Mapping[str, float], *, lipids: Mapping[str, 
         Seeded generator (default ``default_rng(0)``).
     noise_sd_time : float, optional
         Time-domain noise SD per real/imaginary part (overrides ``snr``).
+    lipid_model : {"fatty_acyl", "lcmodel"}
+        Lipid lines that the ``Lip*`` names of *lipids* refer to.
 
     Returns
     -------
@@ -63,9 +68,11 @@ def synthesize(basis: Basis, amps: Mapping[str, float], *, lipids: Mapping[str, 
     env = np.exp((2j * np.pi * shift_hz - np.pi * lorentz_hz) * t - GAUSS_C * gauss_hz ** 2 * t ** 2)
     fid = sum(a * basis.fid(k) for k, a in amps.items()) * env
     if lipids:
-        sim = simulate_components(tuple(lipids), n, dwell, mhz, ref, proton_area=proton_area(basis))
+        sim = simulate_components(tuple(lipids), n, dwell, mhz, ref, proton_area=proton_area(basis),
+                                  lipid_model=lipid_model)
         ls = shift_hz if lip_shift_hz is None else lip_shift_hz
-        lenv = np.exp((2j * np.pi * ls - np.pi * lorentz_hz) * t - GAUSS_C * gauss_hz ** 2 * t ** 2)
+        ll = lorentz_hz if lip_lorentz_hz is None else lip_lorentz_hz
+        lenv = np.exp((2j * np.pi * ls - np.pi * ll) * t - GAUSS_C * gauss_hz ** 2 * t ** 2)
         fid = fid + (np.array(list(lipids.values())) @ sim.fids) * lenv
     spec = axes.fid_to_spectrum(fid)
     ppm = axes.ppm_axis(n, dwell, mhz, ref)
