@@ -47,13 +47,13 @@ def test_ratio_errors(run):
 def test_lipid_linearity(run):
     """Fitted Lip/tCr is close to linear in the planted level (lipid shapes not in the model).
 
-    Measured on these 30 spectra: slope 0.74, R^2 0.90 (300 spectra over three seeds: R^2
-    0.86-0.97, slope ~0.7; the scatter is the lipid lineshape variety against the Gaussian model
-    lines, the measured Mac spectrum and the baseline taking part of the wings)."""
+    Measured on these 30 spectra: slope 0.89, R^2 0.974 (300 spectra over three seeds: R^2
+    0.964-0.979, slope 0.88-0.90; with LCModel's Gaussian lipids 0.84-0.95 and ~0.7). The rest of
+    the scatter is mostly baseline humps under the lipids of NAWM spectra and the lineshape variety."""
     _, _, _, res = run
     lp = res["summary"]["lip"]
-    assert lp["r2"] > 0.85
-    assert 0.55 < lp["slope"] < 1.1
+    assert lp["r2"] > 0.95
+    assert 0.75 < lp["slope"] < 1.1
     nawm = [r for r in res["rows"] if r["kind"] == "nawm"]
     assert np.median([abs(r["Lip_tCr_fit"] - r["Lip_tCr_true"]) for r in nawm]) < 0.3
 
