@@ -126,7 +126,7 @@ class FitOptions(Options):
     baseline_lipid_stiffness : float
         1 (default): off. A factor > 1 helps LCModel's fixed-width Gaussian lipids (100 was the
         default with ``lipid_model="lcmodel"``); with the fatty-acyl lines it lowers the Lip/tCr R^2 on
-        the lesion suite (0.967-0.982 off, 0.958-0.980 at 100).
+        the lesion suite (0.967-0.982 off, 0.958-0.980 at 100, with a 10 Hz Gaussian bound).
         With ``baseline_smoothness="auto"`` and lipids or simulated MM in the model, every smoothness
         candidate is also tried with the spline penalty raised by this factor inside
         ``baseline_lipid_region`` (1: never). A baseline free to bend under the broad lipid/MM wings
