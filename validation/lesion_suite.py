@@ -23,9 +23,9 @@ model's simulated lipids (:mod:`pmlmrs.basis.lipids`), so that the check is not 
 Truth in the units of the fit: the basis concentrations, and for the lipids the planted proton
 area of the 0.9 ppm lines over 3 plus that of the 1.3 ppm lines (1.22-1.37) over 2, in units of
 the area of one Cr proton (measured here from the basis Cr singlet), i.e. the scale of
-``Lip = Lip09 + Lip13`` as pmlmrs reports it (:mod:`pmlmrs.quant`). Reported: median (and 90th percentile) absolute %
-errors of tNAA/tCr, tCho/tCr, Ins/tCr, Glx/tCr (NAWM, lesion, all) and the regression of fitted
-Lip/tCr on true Lip/tCr (slope, intercept, R^2). Writes ``OUT/lesion_suite.md`` and ``.tsv``.
+``Lip = Lip09 + Lip13`` as pmlmrs reports it (:mod:`pmlmrs.quant`). Reported: median (and 90th
+percentile) absolute % errors of tNAA/tCr, tCho/tCr, Ins/tCr, Glx/tCr (NAWM, lesion, all) and the
+regression of fitted Lip/tCr on true Lip/tCr (slope, intercept, R^2). Writes ``OUT/lesion_suite.md`` and ``.tsv``.
 """
 
 from __future__ import annotations

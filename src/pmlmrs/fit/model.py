@@ -306,6 +306,9 @@ class LinearCombinationModel:
         self.names = tuple(basis.names) + self.simulated_names
         self.groups = tuple(opts.group_of(n) for n in self.names)
         self.group_names = tuple(dict.fromkeys(("metabolites",) + self.groups))
+        #: indices of the groups (other than "metabolites") that hold simulated lipids
+        self.lipid_groups = tuple(k for k, g in enumerate(self.group_names) if g != "metabolites" and any(
+            gg == g and n in self.lipid_names for n, gg in zip(self.names, self.groups)))
         self.proton_area = proton_area(basis) if self.simulated_names else 1.0
         self._prepared: dict[tuple, _Prepared] = {}
         self._cut_models: dict[float, LinearCombinationModel] = {}
@@ -407,7 +410,7 @@ class LinearCombinationModel:
         g = len(self.group_names)
         lo = [-np.inf, -np.deg2rad(opts.max_phase1_deg_per_ppm)]
         hi = [np.inf, np.deg2rad(opts.max_phase1_deg_per_ppm)]
-        lip_groups = set(self._lipid_groups())
+        lip_groups = set(self.lipid_groups)
         for k in range(g):
             gmax = min(opts.max_gauss_hz, opts.lipid_max_gauss_hz) if k in lip_groups else opts.max_gauss_hz
             lo += [-opts.shift_range_ppm * mhz, 0.0, 0.0]
@@ -450,6 +453,10 @@ class LinearCombinationModel:
         # other candidates (e.g. Cho matched to Cr) unless their correlation is far below the best
         peaks = [j for j in peaks if scores[j] >= 0.3 * scores[peaks[0]]]
         g = len(self.group_names)
+        # Lorentzian start per group; lipid lines are broad: started narrow, the lipid group stays
+        # narrow in a local minimum and its wings go to the baseline and the MM spectrum
+        lorentz0 = np.ones(g)
+        lorentz0[list(self.lipid_groups)] = 0.5 * opts.lipid_max_lorentz_hz
         phases = np.deg2rad(np.arange(0, 360, 30.0))
         best = (np.inf, None)
         for j in peaks:
@@ -460,12 +467,7 @@ class LinearCombinationModel:
                     frac = 0.5 * (scores[j - 1] - scores[j + 1]) / den
             shift_hz = (j - max_shift + frac) * bin_ppm * prep.mhz
             th = np.zeros(n_theta(g))
-            for k in range(g):
-                th[2 + 3 * k:5 + 3 * k] = [shift_hz, 1.0, 16.0]
-            for k in self._lipid_groups():
-                # lipid lines are broad: started narrow, the group stays narrow in a local minimum
-                # and its wings go to the baseline and the MM spectrum
-                th[3 + 3 * k] = 0.5 * opts.lipid_max_lorentz_hz
+            th[2::3], th[3::3] = shift_hz, lorentz0
             for g2 in ((16.0, 64.0) if j == peaks[0] else (16.0,)):
                 th = th.copy()
                 th[4::3] = g2
@@ -619,11 +621,6 @@ class LinearCombinationModel:
         problem.evaluate(theta)
         return theta, {"problem": problem, "status": status, "message": message, "nfev": nfev,
                        "lo": lo, "hi": hi, "sigma": sigma, "noise_range": noise_range, "den_ref": den_ref}
-
-    def _lipid_groups(self) -> list[int]:
-        """Indices of the groups (other than "metabolites") that hold simulated lipids."""
-        return [k for k, g in enumerate(self.group_names)
-                if g != "metabolites" and any(gg == g and n in self.lipid_names for n, gg in zip(self.names, self.groups))]
 
     def prior_rows(self, amps0: NDArray, sigma: float) -> tuple[NDArray, NDArray]:
         """Weighted prior rows ``sigma (num - r den) / (sd den_ref)`` and ``den_ref`` from amplitudes *amps0*.
