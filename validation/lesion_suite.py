@@ -55,7 +55,7 @@ RATIOS = {
     "Ins_tCr": (("Ins",), ("Cr", "PCr")),
     "Glx_tCr": (("Glu", "Gln"), ("Cr", "PCr")),
 }
-#: Scale factors to switch parts of the generator off for diagnosis ("lac", "mac", "baseline"); 1 = on.
+#: Scale factors to switch parts of the generator off for diagnosis ("lac", "mac", "baseline", "noise"); 1 = on.
 ABLATE: dict[str, float] = {}
 
 
@@ -183,7 +183,7 @@ def make_case(rng: np.random.Generator, basis: Any, kind: str, unit: float, lip_
     snr = rng.uniform(15.0, 60.0)
     sd_spec = height / snr                       # SD of the real part of the spectrum
     sd_t = sd_spec / np.sqrt(n)                  # per real/imaginary part of the FID
-    fid = fid + sd_t * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
+    fid = fid + ABLATE.get("noise", 1.0) * sd_t * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
     lip_sig = lip * env * np.exp(2j * np.pi * shift * t)
     return Case(kind, conc, level, snr, fwhm, fid, lipid_fid=lip_sig, extra=(
                 {**linfo, "shift_ppm": shift / mhz, "phase0_deg": np.rad2deg(ph0), "phase1_deg_per_ppm": np.rad2deg(ph1)}))

@@ -22,6 +22,7 @@ from pmlmrs.fit import (
     fit_water,
 )
 from pmlmrs.core import Header
+from pmlmrs.fit._forward import widths_of
 from pmlmrs.fit.synthetic import synthesize
 
 MHZ = 123.2
@@ -38,7 +39,8 @@ TRUTH = {
 def header() -> Header:
     return Header(MHZ, DWELL, echo_time=0.030)
 
-LIPIDS = {"Lip13": 30.0, "Lip09": 5.0}
+LIPIDS = {"Lip13b": 30.0, "Lip09": 5.0}
+LIP13 = ["Lip13a", "Lip13b", "Lip13c"]          # the fatty-acyl bulk methylene band
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +67,15 @@ def test_lipid_table_values():
 
 def test_fatty_acyl_lines():
     """Default lipid model: delta lines (constant-amplitude FIDs) at the fatty-acyl positions."""
-    assert [FATTY_ACYL_TABLE[n][0].ppm for n in ("Lip09", "Lip13", "Lip16", "Lip20", "Lip22", "Lip28")] == [
-        0.90, 1.30, 1.59, 2.03, 2.25, 2.77]
-    b = simulate_components(["Lip13", "Lip09"], N, DWELL, MHZ, 4.65, proton_area=0.5)
-    assert np.allclose(np.abs(b.fid("Lip13")), 2 * 0.5) and np.allclose(np.abs(b.fid("Lip09")), 3 * 0.5)
+    names = ("Lip09", "Lip13a", "Lip13b", "Lip13c", "Lip16", "Lip20", "Lip22", "Lip28")
+    assert [FATTY_ACYL_TABLE[n][0].ppm for n in names] == [0.90, 1.22, 1.30, 1.38, 1.59, 2.03, 2.25, 2.77]
+    b = simulate_components(["Lip13b", "Lip09"], N, DWELL, MHZ, 4.65, proton_area=0.5)
+    assert np.allclose(np.abs(b.fid("Lip13b")), 2 * 0.5) and np.allclose(np.abs(b.fid("Lip09")), 3 * 0.5)
     assert b.ppm_axis[np.argmax(b.spectra()[0].real)] == pytest.approx(1.30, abs=0.01)
     with pytest.raises(BasisError):
-        simulate_components(["Lip13a"], N, DWELL, MHZ, 4.65)          # an LCModel name
+        simulate_components(["Lip13"], N, DWELL, MHZ, 4.65)           # a combination, not a line
     with pytest.raises(BasisError):
-        simulate_components(["Lip13"], N, DWELL, MHZ, 4.65, lipid_model="gaussian")
+        simulate_components(["Lip13b"], N, DWELL, MHZ, 4.65, lipid_model="gaussian")
 
 
 def test_simulated_component_area_and_position():
@@ -100,8 +102,8 @@ def test_proton_area_from_cr_singlet(basis):
 def test_model_components_and_groups(basis):
     m = LinearCombinationModel(basis, FitOptions())
     # Mac in basis: no simulated MM
-    assert m.names[-6:] == ("Lip09", "Lip13", "Lip16", "Lip20", "Lip22", "Lip28")
-    assert set(m.groups[-6:]) == {"lipids_mm"} and m.groups[0] == "metabolites"
+    assert m.names[-8:] == ("Lip09", "Lip13a", "Lip13b", "Lip13c", "Lip16", "Lip20", "Lip22", "Lip28")
+    assert set(m.groups[-8:]) == {"lipids_mm"} and m.groups[0] == "metabolites"
     assert LinearCombinationModel(basis, FitOptions(lipid_model="lcmodel")).names[-4:] == (
         "Lip09", "Lip13a", "Lip13b", "Lip20")
     with pytest.raises(ConfigError):
@@ -114,6 +116,32 @@ def test_model_components_and_groups(basis):
         FitOptions.from_dict({"ppm_rang": (0, 4)})
     o = FitOptions.from_dict(FitOptions(ppm_range=(4.0, 0.5)).to_dict())
     assert o.ppm_range == (0.5, 4.0)
+
+
+def test_lineshape_prior_rows(basis, model, rng):
+    """Per lipid group three prior rows relative to the metabolites: shift, Lorentzian and Gaussian
+    FWHM, weighted sigma / sd; options validated and round-tripped; "none" switches a row off."""
+    s, _ = synthesize(basis, TRUTH, lipids=LIPIDS, rng=rng)
+    prep = model.prepare(s)
+    p_mat, c = model.lineshape_prior(prep, sigma=2.0)
+    assert p_mat.shape == (3, 2 + 3 * len(model.group_names)) and c.shape == (3,)
+    km, kl = 2 + 3 * model.group_names.index("metabolites"), 2 + 3 * model.group_names.index("lipids_mm")
+    sd_shift_hz = 0.03 * MHZ
+    assert p_mat[0, kl] == pytest.approx(2.0 / sd_shift_hz) and p_mat[0, km] == pytest.approx(-2.0 / sd_shift_hz)
+    assert p_mat[1, kl + 1] == pytest.approx(2.0 / 3.0) and c[1] == pytest.approx(2.0 / 3.0 * 15.0)
+    assert p_mat[2, kl + 2] == pytest.approx(2.0 / 3.0) and c[2] == 0.0
+    assert np.allclose(p_mat.sum(axis=1), 0.0)                       # differences only
+    # the Gaussian row acts on the FWHM, not on the internal gauss^2 parameter
+    theta = np.zeros(p_mat.shape[1])
+    theta[km + 1], theta[kl + 1], theta[km + 2], theta[kl + 2] = 2.0, 17.0, 16.0, 49.0
+    assert (p_mat @ widths_of(theta) - c)[1:] == pytest.approx([0.0, 2.0 / 3.0 * 3.0])
+    m_off = LinearCombinationModel(basis, FitOptions(lipid_shift_prior_ppm="none", lipid_gauss_prior_hz=None))
+    assert m_off.lineshape_prior(prep, 2.0)[0].shape[0] == 1
+    o = FitOptions(lipid_lorentz_prior_hz=[10, 2], lipid_shift_prior_ppm="none")
+    assert o.lipid_lorentz_prior_hz == (10.0, 2.0) and FitOptions.from_dict(o.to_dict()) == o
+    for bad in ({"lipid_lorentz_prior_hz": (15, 0)}, {"lipid_gauss_prior_hz": 3.0}, {"lipid_shift_prior_ppm": -1}):
+        with pytest.raises(ConfigError):
+            FitOptions(**bad)
 
 
 # ---- known truth ---------------------------------------------------------------------------------
@@ -132,7 +160,7 @@ def test_recovery_nearly_noiseless(basis, model):
     for names in (["NAA", "NAAG"], ["Cr", "PCr"], ["GPC", "PCho"], ["Ins"], ["Glu"], ["NAA"]):
         truth = sum(TRUTH[n] for n in names)
         assert combo(r, names) == pytest.approx(truth, rel=0.02), names
-    assert r.amplitude("Lip13") == pytest.approx(30.0, rel=0.03)
+    assert combo(r, LIP13) == pytest.approx(30.0, rel=0.03)
     assert r.amplitude("Lip09") == pytest.approx(5.0, rel=0.05)
     assert r.params["shift_hz"]["metabolites"] == pytest.approx(-4.0, abs=0.2)
     # phase at 2 ppm (pivot 4.65 ppm) recovered
@@ -161,11 +189,11 @@ def test_lipid_tcr_linear(basis, model):
     levels = np.array([0.0, 5.0, 10.0, 20.0, 40.0, 80.0])
     ratios = []
     for i, lev in enumerate(levels):
-        lip = {"Lip13": lev, "Lip09": lev / 6}
+        lip = {"Lip13b": lev, "Lip09": lev / 6}
         s, _ = synthesize(basis, TRUTH, lipids=lip, snr=50, baseline=0.3, lip_lorentz_hz=15.0,
                           rng=np.random.default_rng(7 + i))
         r = model.fit(s)
-        ratios.append(combo(r, ["Lip09", "Lip13"]) / combo(r, ["Cr", "PCr"]))
+        ratios.append(combo(r, ["Lip09", *LIP13]) / combo(r, ["Cr", "PCr"]))
     ratios = np.array(ratios)
     planted = levels * (1 + 1 / 6) / (TRUTH["Cr"] + TRUTH["PCr"])
     slope, icpt = np.polyfit(planted, ratios, 1)
@@ -370,7 +398,7 @@ def test_baseline_does_not_make_lipids(basis, model):
     """A strong smooth baseline without lipids gives (almost) no lipid amplitude."""
     s, _ = synthesize(basis, TRUTH, snr=50, baseline=1.5, rng=np.random.default_rng(11))
     r = model.fit(s)
-    lip = combo(r, ["Lip09", "Lip13"])
+    lip = combo(r, ["Lip09", *LIP13])
     assert lip / combo(r, ["Cr", "PCr"]) < 0.15
 
 
@@ -410,18 +438,18 @@ def test_simulated_mm_with_ratio_priors(basis):
     and Lip/tCr stays linear in the planted lipid level."""
     b = basis.drop(["Mac"])
     m = LinearCombinationModel(b, FitOptions())
-    assert "MM09" in m.names and len(m.ratio_priors) == 9          # 5 lipid + 4 MM priors
+    assert "MM09" in m.names and len(m.ratio_priors) == 11         # 7 lipid + 4 MM priors
     truth = {k: v for k, v in TRUTH.items() if k != "Mac"}
     mm = {"MM09": 4.0, "MM12": 1.2, "MM14": 3.0, "MM17": 1.5, "MM20": 6.0}
     levels = np.array([0.0, 10.0, 40.0, 80.0])
     ratios = []
     for i, lev in enumerate(levels):
-        comp = dict(mm, Lip13=lev, Lip09=lev * 0.25, Lip16=lev * 0.15, Lip20=lev * 0.15, Lip22=lev * 0.15)
+        comp = dict(mm, Lip13b=lev, Lip09=lev * 0.25, Lip16=lev * 0.15, Lip20=lev * 0.15, Lip22=lev * 0.15)
         s, _ = synthesize(b, truth, lipids=comp, snr=50, baseline=0.3, lip_lorentz_hz=15.0,
                           rng=np.random.default_rng(7 + i))
         r = m.fit(s)
-        assert r.converged and len(r.params["ratio_priors"]) == 9
-        ratios.append(combo(r, ["Lip09", "Lip13"]) / combo(r, ["Cr", "PCr"]))
+        assert r.converged and len(r.params["ratio_priors"]) == 11
+        ratios.append(combo(r, ["Lip09", *LIP13]) / combo(r, ["Cr", "PCr"]))
         if lev == 0:
             assert ratios[-1] < 0.1 and r.amplitude("MM09") > 2.0
     planted = levels * 1.25 / 8.0

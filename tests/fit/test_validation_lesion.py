@@ -47,15 +47,32 @@ def test_ratio_errors(run):
 def test_lipid_linearity(run):
     """Fitted Lip/tCr is close to linear in the planted level (lipid shapes not in the model).
 
-    Measured on these 30 spectra: slope 0.89, R^2 0.974 (300 spectra over three seeds: R^2
-    0.964-0.979, slope 0.88-0.90; with LCModel's Gaussian lipids 0.84-0.95 and ~0.7). The rest of
-    the scatter is mostly baseline humps under the lipids of NAWM spectra and the lineshape variety."""
+    Measured on these 30 spectra: slope 0.86, R^2 0.989, NAWM median error 0.14 (600 spectra over
+    three seeds: R^2 0.980-0.981, slope 0.85-0.86, 0.991-0.994 without the baseline humps; with
+    LCModel's Gaussian lipids 0.84-0.95 and ~0.7). The rest of the scatter is mostly baseline humps
+    and the macromolecule spectrum taking part of the lipid wings."""
     _, _, _, res = run
     lp = res["summary"]["lip"]
-    assert lp["r2"] > 0.95
+    assert lp["r2"] > 0.975
     assert 0.75 < lp["slope"] < 1.1
     nawm = [r for r in res["rows"] if r["kind"] == "nawm"]
-    assert np.median([abs(r["Lip_tCr_fit"] - r["Lip_tCr_true"]) for r in nawm]) < 0.3
+    assert np.median([abs(r["Lip_tCr_fit"] - r["Lip_tCr_true"]) for r in nawm]) < 0.2
+
+
+def test_lineshape_priors_curb_false_nawm_lipid(suite):
+    """Without the lipid lineshape priors a near-empty lipid group widens and shifts to take the
+    baseline humps of NAWM spectra as lipid (measured on these 20: RMS error 0.22 against 0.16)."""
+    cases, basis = suite.generate(40, seed=21)
+    nawm = [c for c in cases if c.kind == "nawm"]
+    off = FitOptions(lipid_lorentz_prior_hz="none", lipid_gauss_prior_hz="none", lipid_shift_prior_ppm="none")
+
+    def rms(opts):
+        rows = suite.evaluate(nawm, basis, opts)["rows"]
+        return float(np.sqrt(np.mean([(r["Lip_tCr_fit"] - r["Lip_tCr_true"]) ** 2 for r in rows])))
+
+    on = rms(FitOptions())
+    assert on < 0.85 * rms(off)
+    assert on < 0.2
 
 
 def test_fatty_acyl_lipids_recover_more_than_lcmodel_gaussians(suite):
@@ -110,6 +127,6 @@ def test_metabolite_prior_options():
     m = LinearCombinationModel(b, FitOptions(metabolite_priors=[("Scyllo", "Cr+PCr", 0.03, 0.03),
                                                                  ("Asp", "NAA+Cr+PCh", 0.05, 0.05)]))
     assert m.metabolite_priors == (("sIns", "Cr+PCr", 0.03, 0.03), ("Asp", "NAA+Cr+PCho", 0.05, 0.05))
-    assert len(m.ratio_priors) == 5            # the lipid priors stay apart (Mac in the basis)
+    assert len(m.ratio_priors) == 7            # the lipid priors stay apart (Mac in the basis)
     m2 = LinearCombinationModel(b.drop(["Glc"]), FitOptions(metabolite_priors="lcmodel"))
     assert "Glc" not in {p[0] for p in m2.metabolite_priors} and "Asp" in {p[0] for p in m2.metabolite_priors}

@@ -24,7 +24,7 @@ from scipy.linalg import solve_triangular
 from scipy.linalg.lapack import dpotrf, dpotrs, dtrtrs
 from scipy.optimize import nnls
 
-__all__ = ["Grid", "Problem", "GAUSS_C", "n_theta"]
+__all__ = ["Grid", "Problem", "GAUSS_C", "n_theta", "widths_of", "widths_derivative"]
 
 GAUSS_C = np.pi ** 2 / (4.0 * np.log(2.0))
 
@@ -32,6 +32,21 @@ GAUSS_C = np.pi ** 2 / (4.0 * np.log(2.0))
 def n_theta(n_groups: int) -> int:
     """Length of the internal parameter vector."""
     return 2 + 3 * n_groups
+
+
+def widths_of(theta: NDArray) -> NDArray:
+    """*theta* with every group's Gaussian term (``gauss^2``, Hz^2) as a FWHM in Hz: the variables
+    of the lineshape priors, which are linear in them (``P @ widths_of(theta) - c``)."""
+    h = np.array(theta, dtype=float)
+    h[4::3] = np.sqrt(np.maximum(h[4::3], 0.0))
+    return h
+
+
+def widths_derivative(theta: NDArray) -> NDArray:
+    """d widths_of / d theta (diagonal), the square root's slope capped at its value at 1 Hz."""
+    d = np.ones(len(theta))
+    d[4::3] = 0.5 / np.maximum(np.sqrt(np.maximum(np.asarray(theta, float)[4::3], 0.0)), 1.0)
+    return d
 
 
 @dataclass

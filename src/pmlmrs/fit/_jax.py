@@ -37,9 +37,9 @@ def _jax(float64: bool):
     return jax
 
 
-def _build(n_groups: int, n_pen: int, n_prior: int, max_iter: int, tol: float):
-    """jit(vmap(fit)) for one problem shape (cached)."""
-    key = (n_groups, n_pen, n_prior, max_iter, tol)
+def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int, tol: float):
+    """jit(vmap(fit)) for one problem shape (cached); *n_shape* lineshape prior rows."""
+    key = (n_groups, n_pen, n_prior, n_shape, max_iter, tol)
     if key in _CACHE:
         return _CACHE[key]
     import jax
@@ -144,12 +144,24 @@ def _build(n_groups: int, n_pen: int, n_prior: int, max_iter: int, tol: float):
             dm = dm - af @ z
             return jnp.where(free[None, :], dm, 0.0)
 
-        def fit_one(theta0, y, q, prior, lo, hi, free):
+        def with_shape_prior(theta, sol, jac, p_mat, c, free):
+            """Residual and Jacobian with the lineshape prior rows ``P @ widths(theta) - c`` appended
+            (:func:`pmlmrs.fit._forward.widths_of`)."""
+            if not n_shape:
+                return sol[0], jac
+            gs = jnp.sqrt(jnp.maximum(theta[4::3], 0.0))
+            h = theta.at[4::3].set(gs)
+            dh = jnp.ones_like(theta).at[4::3].set(0.5 / jnp.maximum(gs, 1.0))
+            r = jnp.concatenate([sol[0], p_mat @ h - c])
+            jp = jnp.where(free[None, :], p_mat * dh[None, :], 0.0)
+            return r, jnp.concatenate([jac, jp], axis=0)
+
+        def fit_one(theta0, y, q, prior, lo, hi, free, p_mat, c):
             k = fids.shape[0]
             sol0 = solve(theta0, y, q, prior, jnp.zeros(k, bool))
-            r0 = sol0[0]
+            r0, j0 = with_shape_prior(theta0, sol0, jac_from(sol0, q, free), p_mat, c, free)
             # state: theta, cost, mu, iteration, done, residual, Jacobian, passive set (all at theta)
-            st = (theta0, r0 @ r0, jnp.asarray(1e-3, theta0.dtype), 0, False, r0, jac_from(sol0, q, free), sol0[5])
+            st = (theta0, r0 @ r0, jnp.asarray(1e-3, theta0.dtype), 0, False, r0, j0, sol0[5])
 
             def cond(st):
                 return (~st[4]) & (st[3] < max_iter)
@@ -165,10 +177,9 @@ def _build(n_groups: int, n_pen: int, n_prior: int, max_iter: int, tol: float):
                 dlt = new - theta
                 pred = -(g @ dlt + 0.5 * dlt @ (a @ dlt))
                 sol = solve(new, y, q, prior, pset)
-                r_new = sol[0]
+                r_new, jac_new = with_shape_prior(new, sol, jac_from(sol, q, free), p_mat, c, free)
                 c_new = r_new @ r_new
                 better = c_new < cost
-                jac_new = jac_from(sol, q, free)
                 small = better & ((cost - c_new) <= tol * cost)
                 # a step clipped by the bounds can predict an increase (pred < 0): not "flat", damp more
                 flat = (pred >= 0) & (pred <= tol * cost) & (mu <= 1.0)
@@ -187,9 +198,9 @@ def _build(n_groups: int, n_pen: int, n_prior: int, max_iter: int, tol: float):
 
         return fit_one
 
-    def batched(fids, gidx, gm, t, idx, ppm_rel, theta0, y, q, prior, lo, hi, free):
+    def batched(fids, gidx, gm, t, idx, ppm_rel, theta0, y, q, prior, lo, hi, free, p_mat, c):
         fit_one = make(fids, gidx, gm, t, idx, ppm_rel)
-        return jax.vmap(fit_one)(theta0, y, q, prior, lo, hi, free)
+        return jax.vmap(fit_one)(theta0, y, q, prior, lo, hi, free, p_mat, c)
 
     fn = jax.jit(batched)
     _CACHE[key] = fn
@@ -221,7 +232,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
         grid = prep.grid
         sl = axes.ppm_slice(spectra[members[0]].ppm_axis, *opts.ppm_range)
         lam0 = model._lam0()
-        problems, thetas, los, his, sigmas, ok = [], [], [], [], [], []
+        problems, thetas, los, his, sigmas, shape_priors, ok = [], [], [], [], [], [], []
         for i in members:
             s = spectra[i]
             try:
@@ -241,12 +252,16 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             los.append(lo)
             his.append(hi)
             sigmas.append((sigma, nrange, den_ref))
+            shape_priors.append(model.lineshape_prior(prep, sigma))
             ok.append(i)
         if not ok:
             continue
         n_pen = grid.n_rows() - 2 * grid.n_window
         n_prior = int(problems[0].n_prior)
-        fn = _build(grid.n_groups, n_pen, n_prior, int(opts.max_iterations), float(opts.tolerance))
+        n_shape = int(shape_priors[0][1].size)
+        fn = _build(grid.n_groups, n_pen, n_prior, n_shape, int(opts.max_iterations), float(opts.tolerance))
+        p_mats = np.array([sp[0] for sp in shape_priors]).reshape(len(ok), n_shape, -1)
+        p_cs = np.array([sp[1] for sp in shape_priors]).reshape(len(ok), n_shape)
         priors = np.array([p.prior for p in problems]).reshape(len(ok), n_prior, grid.n_components)
         gm = np.zeros((grid.n_groups, grid.n_components))
         gm[grid.group_index, np.arange(grid.n_components)] = 1.0
@@ -263,7 +278,8 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             qs = np.array(qs)
             t0 = time.perf_counter()
             th, cost, done, it = fn(*consts, jnp.asarray(theta0), jnp.asarray(ys), jnp.asarray(qs),
-                                    jnp.asarray(priors), jnp.asarray(np.array(los)), jnp.asarray(np.array(his)), jnp.asarray(free))
+                                    jnp.asarray(priors), jnp.asarray(np.array(los)), jnp.asarray(np.array(his)), jnp.asarray(free),
+                                    jnp.asarray(p_mats), jnp.asarray(p_cs))
             th = np.asarray(th)
             KERNEL_SECONDS.append(time.perf_counter() - t0)
             logger.debug("jax kernel: %d spectra in %.3f s", len(theta0), KERNEL_SECONDS[-1])

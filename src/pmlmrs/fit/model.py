@@ -33,7 +33,14 @@ from pmlmrs.basis.basis import Basis, canonical_name
 from pmlmrs.basis.lipids import LIPID_MODELS, MM_NAMES, proton_area, simulate_components
 from pmlmrs.core import ProcessingStep, Spectrum, axes
 from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
-from pmlmrs.fit._forward import GAUSS_C, Grid, Problem, n_theta
+from pmlmrs.fit._forward import (
+    GAUSS_C,
+    Grid,
+    Problem,
+    n_theta,
+    widths_derivative,
+    widths_of,
+)
 from pmlmrs.fit.baseline import baseline_design
 from pmlmrs.fit.options import FitOptions
 from pmlmrs.fit.result import FitResult
@@ -489,9 +496,39 @@ class LinearCombinationModel:
             hi[2 + 3 * k] += theta0[2 + 3 * k]
         return lo, hi
 
+    def lineshape_prior(self, prep: _Prepared, sigma: float) -> tuple[NDArray, NDArray]:
+        """Lineshape prior rows ``(P, c)``, ``(n_rows, n_theta)`` and ``(n_rows,)``: residual
+        ``P @ widths_of(theta) - c`` (see ``FitOptions.lipid_*_prior*``), weighted ``sigma / sd``.
+
+        Per lipid group, relative to the "metabolites" group: shift (Hz), Lorentzian FWHM and
+        Gaussian FWHM (Hz). No rows without a metabolite group or lipid groups.
+        """
+        opts = self.options
+        n = n_theta(len(self.group_names))
+        rows: list[tuple[int, float, float]] = []        # (offset in a group's block, mean, sd)
+        if opts.lipid_shift_prior_ppm is not None:
+            rows.append((0, 0.0, opts.lipid_shift_prior_ppm * prep.mhz))
+        for off, pr in ((1, opts.lipid_lorentz_prior_hz), (2, opts.lipid_gauss_prior_hz)):
+            if pr is not None:
+                rows.append((off, pr[0], pr[1]))
+        if "metabolites" not in self.group_names or not self.lipid_groups or not rows:
+            return np.zeros((0, n)), np.zeros(0)
+        km = 2 + 3 * self.group_names.index("metabolites")
+        p_mat = np.zeros((len(self.lipid_groups) * len(rows), n))
+        c = np.zeros(p_mat.shape[0])
+        i = 0
+        for k in self.lipid_groups:
+            for off, mean, sd in rows:
+                w = sigma / sd
+                p_mat[i, 2 + 3 * k + off], p_mat[i, km + off] = w, -w
+                c[i] = w * mean
+                i += 1
+        return p_mat, c
+
     def _solve(self, problem: Problem, theta0: NDArray, lo: NDArray, hi: NDArray, free: NDArray,
-               max_nfev: int) -> tuple[NDArray, Any]:
+               max_nfev: int, prior: tuple[NDArray, NDArray] | None = None) -> tuple[NDArray, Any]:
         full = theta0.copy()
+        p_mat, c = prior if prior is not None else (np.zeros((0, len(theta0))), np.zeros(0))
 
         def expand(x: NDArray) -> NDArray:
             th = full.copy()
@@ -499,10 +536,14 @@ class LinearCombinationModel:
             return th
 
         def residual(x: NDArray) -> NDArray:
-            return problem.residual(expand(x))
+            th = expand(x)
+            r = problem.residual(th)
+            return np.concatenate([r, p_mat @ widths_of(th) - c]) if c.size else r
 
         def jacobian(x: NDArray) -> NDArray:
-            return problem.jacobian(expand(x))[:, free]
+            th = expand(x)
+            j = problem.jacobian(th)[:, free]
+            return np.vstack([j, (p_mat * widths_derivative(th))[:, free]]) if c.size else j
 
         tol = self.options.tolerance
         gtol = min(tol, 1e-8)
@@ -608,14 +649,15 @@ class LinearCombinationModel:
         theta0 = self._initial_theta(prep, spectrum, problem)
         den_ref = self._apply_priors(problem, theta0, sigma)
         lo, hi = self._bounds(prep, theta0)
-        theta, res = self._solve(problem, theta0, lo, hi, prep.free, opts.max_iterations)
+        prior = self.lineshape_prior(prep, sigma)
+        theta, res = self._solve(problem, theta0, lo, hi, prep.free, opts.max_iterations, prior)
         nfev = int(res.nfev)
         status, message = int(res.status), str(res.message)
         if opts.baseline == "spline" and opts.baseline_smoothness == "auto" and prep.grid.n_baseline:
             lam = self._choose_lam(prep, problem, theta, sigma)
             if lam != problem.lam:
                 problem.set_lam(lam)
-                theta, res = self._solve(problem, theta, lo, hi, prep.free, opts.max_iterations)
+                theta, res = self._solve(problem, theta, lo, hi, prep.free, opts.max_iterations, prior)
                 nfev += int(res.nfev)
                 status, message = int(res.status), str(res.message)
         problem.evaluate(theta)
