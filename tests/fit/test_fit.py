@@ -22,7 +22,6 @@ from pmlmrs.fit import (
     fit_water,
 )
 from pmlmrs.core import Header
-from pmlmrs.fit._forward import widths_of
 from pmlmrs.fit.synthetic import synthesize
 
 MHZ = 123.2
@@ -119,27 +118,32 @@ def test_model_components_and_groups(basis):
 
 
 def test_lineshape_prior_rows(basis, model, rng):
-    """Per lipid group three prior rows relative to the metabolites: shift, Lorentzian and Gaussian
-    FWHM, weighted sigma / sd; options validated and round-tripped; "none" switches a row off."""
+    """Per lipid group two prior rows relative to the metabolites, weighted sigma / sd: the shift
+    and the Voigt FWHM (with its exact gradient); options validated and round-tripped."""
     s, _ = synthesize(basis, TRUTH, lipids=LIPIDS, rng=rng)
     prep = model.prepare(s)
-    p_mat, c = model.lineshape_prior(prep, sigma=2.0)
-    assert p_mat.shape == (3, 2 + 3 * len(model.group_names)) and c.shape == (3,)
+    pr = model.lineshape_prior(prep, sigma=2.0)
     km, kl = 2 + 3 * model.group_names.index("metabolites"), 2 + 3 * model.group_names.index("lipids_mm")
-    sd_shift_hz = 0.03 * MHZ
-    assert p_mat[0, kl] == pytest.approx(2.0 / sd_shift_hz) and p_mat[0, km] == pytest.approx(-2.0 / sd_shift_hz)
-    assert p_mat[1, kl + 1] == pytest.approx(2.0 / 3.0) and c[1] == pytest.approx(2.0 / 3.0 * 15.0)
-    assert p_mat[2, kl + 2] == pytest.approx(2.0 / 3.0) and c[2] == 0.0
-    assert np.allclose(p_mat.sum(axis=1), 0.0)                       # differences only
-    # the Gaussian row acts on the FWHM, not on the internal gauss^2 parameter
-    theta = np.zeros(p_mat.shape[1])
-    theta[km + 1], theta[kl + 1], theta[km + 2], theta[kl + 2] = 2.0, 17.0, 16.0, 49.0
-    assert (p_mat @ widths_of(theta) - c)[1:] == pytest.approx([0.0, 2.0 / 3.0 * 3.0])
-    m_off = LinearCombinationModel(basis, FitOptions(lipid_shift_prior_ppm="none", lipid_gauss_prior_hz=None))
-    assert m_off.lineshape_prior(prep, 2.0)[0].shape[0] == 1
-    o = FitOptions(lipid_lorentz_prior_hz=[10, 2], lipid_shift_prior_ppm="none")
-    assert o.lipid_lorentz_prior_hz == (10.0, 2.0) and FitOptions.from_dict(o.to_dict()) == o
-    for bad in ({"lipid_lorentz_prior_hz": (15, 0)}, {"lipid_gauss_prior_hz": 3.0}, {"lipid_shift_prior_ppm": -1}):
+    assert len(pr) == 2 and list(pr.kind) == [0, 1] and set(pr.a) == {kl} and set(pr.b) == {km}
+    assert pr.weight == pytest.approx([2.0 / (0.03 * MHZ), 2.0 / 3.0]) and pr.mean == pytest.approx([0.0, 15.0])
+    theta = np.zeros(2 + 3 * len(model.group_names))
+    theta[km:km + 3] = 1.0, 2.0, 9.0                     # metabolites: L 2 Hz, G 3 Hz
+    theta[kl:kl + 3] = 4.0, 17.0, 49.0                   # lipids: +3 Hz, L 17 Hz, G 7 Hz
+    r, jac = pr.residual_jacobian(theta)
+    voigt = lambda lor, g: 0.5346 * lor + np.sqrt(0.2166 * lor ** 2 + g ** 2)  # noqa: E731
+    assert r == pytest.approx([2.0 / (0.03 * MHZ) * 3.0, 2.0 / 3.0 * (voigt(17, 7) - voigt(2, 3) - 15.0)])
+    eps = 1e-6
+    for j in range(theta.size):
+        d = np.zeros(theta.size)
+        d[j] = eps
+        num = (pr.residual_jacobian(theta + d)[0] - pr.residual_jacobian(theta - d)[0]) / (2 * eps)
+        assert jac[:, j] == pytest.approx(num, abs=1e-6), j
+    m_off = LinearCombinationModel(basis, FitOptions(lipid_shift_prior_ppm="none"))
+    assert list(m_off.lineshape_prior(prep, 2.0).kind) == [1]
+    o = FitOptions(lipid_width_prior_hz=[10, 2], lipid_shift_prior_ppm="none")
+    assert o.lipid_width_prior_hz == (10.0, 2.0) and FitOptions.from_dict(o.to_dict()) == o
+    assert FitOptions.from_dict(FitOptions(lipid_width_prior_hz="none").to_dict()).lipid_width_prior_hz is None
+    for bad in ({"lipid_width_prior_hz": (15, 0)}, {"lipid_width_prior_hz": 3.0}, {"lipid_shift_prior_ppm": -1}):
         with pytest.raises(ConfigError):
             FitOptions(**bad)
 

@@ -24,7 +24,7 @@ from scipy.linalg import solve_triangular
 from scipy.linalg.lapack import dpotrf, dpotrs, dtrtrs
 from scipy.optimize import nnls
 
-__all__ = ["Grid", "Problem", "GAUSS_C", "n_theta", "widths_of", "widths_derivative"]
+__all__ = ["Grid", "Problem", "GAUSS_C", "LineshapePrior", "n_theta", "voigt_fwhm_grad"]
 
 GAUSS_C = np.pi ** 2 / (4.0 * np.log(2.0))
 
@@ -34,19 +34,48 @@ def n_theta(n_groups: int) -> int:
     return 2 + 3 * n_groups
 
 
-def widths_of(theta: NDArray) -> NDArray:
-    """*theta* with every group's Gaussian term (``gauss^2``, Hz^2) as a FWHM in Hz: the variables
-    of the lineshape priors, which are linear in them (``P @ widths_of(theta) - c``)."""
-    h = np.array(theta, dtype=float)
-    h[4::3] = np.sqrt(np.maximum(h[4::3], 0.0))
-    return h
+def voigt_fwhm_grad(lorentz_hz: NDArray, gauss2_hz2: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    """Voigt FWHM ``0.5346 L + sqrt(0.2166 L^2 + G^2)`` (Hz; Olivero & Longbothum 1977) from the
+    internal parameters ``L`` and ``G^2``, and its derivatives by them (the one by ``G^2`` taken at a
+    FWHM of at least 1 Hz, so that it stays finite at zero width)."""
+    lor = np.asarray(lorentz_hz, dtype=float)
+    s = np.sqrt(0.2166 * lor ** 2 + np.maximum(np.asarray(gauss2_hz2, dtype=float), 0.0))
+    return 0.5346 * lor + s, 0.5346 + 0.2166 * lor / np.maximum(s, 1e-12), 0.5 / np.maximum(s, 1.0)
 
 
-def widths_derivative(theta: NDArray) -> NDArray:
-    """d widths_of / d theta (diagonal), the square root's slope capped at its value at 1 Hz."""
-    d = np.ones(len(theta))
-    d[4::3] = 0.5 / np.maximum(np.sqrt(np.maximum(np.asarray(theta, float)[4::3], 0.0)), 1.0)
-    return d
+@dataclass(frozen=True)
+class LineshapePrior:
+    """Gaussian priors on the lineshape of groups relative to a reference group, as residual rows.
+
+    Row ``i`` is ``weight[i] * (f(a[i]) - f(b[i]) - mean[i])``, where ``a``/``b`` index the shift
+    of a group's block in theta and ``f`` is that shift (``kind`` 0, Hz) or the group's Voigt FWHM
+    (``kind`` 1, Hz). All arrays ``(n_rows,)``.
+    """
+
+    kind: NDArray[np.int64]
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    mean: NDArray[np.float64]
+    weight: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.kind.size)
+
+    def residual_jacobian(self, theta: NDArray) -> tuple[NDArray, NDArray]:
+        """Rows ``(n_rows,)`` and their Jacobian by theta ``(n_rows, n_theta)``."""
+        th = np.asarray(theta, dtype=float)
+        r = np.empty(len(self))
+        jac = np.zeros((len(self), th.size))
+        for i, (kd, a, b, mu, w) in enumerate(zip(self.kind, self.a, self.b, self.mean, self.weight)):
+            if kd == 0:
+                r[i] = w * (th[a] - th[b] - mu)
+                jac[i, a], jac[i, b] = w, -w
+                continue
+            va, dla, dga = voigt_fwhm_grad(th[a + 1], th[a + 2])
+            vb, dlb, dgb = voigt_fwhm_grad(th[b + 1], th[b + 2])
+            r[i] = w * (va - vb - mu)
+            jac[i, a + 1], jac[i, a + 2], jac[i, b + 1], jac[i, b + 2] = w * dla, w * dga, -w * dlb, -w * dgb
+        return r, jac
 
 
 @dataclass

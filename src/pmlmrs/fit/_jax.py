@@ -144,22 +144,34 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
             dm = dm - af @ z
             return jnp.where(free[None, :], dm, 0.0)
 
-        def with_shape_prior(theta, sol, jac, p_mat, c, free):
-            """Residual and Jacobian with the lineshape prior rows ``P @ widths(theta) - c`` appended
-            (:func:`pmlmrs.fit._forward.widths_of`)."""
+        def with_shape_prior(theta, sol, jac, sp, free):
+            """Residual and Jacobian with the lineshape prior rows appended
+            (:class:`pmlmrs.fit._forward.LineshapePrior`; *sp* = kind, a, b, mean, weight)."""
             if not n_shape:
                 return sol[0], jac
-            gs = jnp.sqrt(jnp.maximum(theta[4::3], 0.0))
-            h = theta.at[4::3].set(gs)
-            dh = jnp.ones_like(theta).at[4::3].set(0.5 / jnp.maximum(gs, 1.0))
-            r = jnp.concatenate([sol[0], p_mat @ h - c])
-            jp = jnp.where(free[None, :], p_mat * dh[None, :], 0.0)
-            return r, jnp.concatenate([jac, jp], axis=0)
+            kind, a, b, mean, w = sp
 
-        def fit_one(theta0, y, q, prior, lo, hi, free, p_mat, c):
+            def voigt(blk):
+                lor, g2 = theta[blk + 1], jnp.maximum(theta[blk + 2], 0.0)
+                s = jnp.sqrt(0.2166 * lor ** 2 + g2)
+                return 0.5346 * lor + s, 0.5346 + 0.2166 * lor / jnp.maximum(s, 1e-12), 0.5 / jnp.maximum(s, 1.0)
+
+            va, dla, dga = voigt(a)
+            vb, dlb, dgb = voigt(b)
+            shift = kind == 0
+            r_p = w * jnp.where(shift, theta[a] - theta[b], va - vb) - w * mean
+            rows = jnp.arange(n_shape)
+            jp = jnp.zeros((n_shape, theta.shape[0]), theta.dtype)
+            jp = jp.at[rows, a].add(jnp.where(shift, w, 0.0)).at[rows, b].add(jnp.where(shift, -w, 0.0))
+            jp = jp.at[rows, a + 1].add(jnp.where(shift, 0.0, w * dla)).at[rows, a + 2].add(jnp.where(shift, 0.0, w * dga))
+            jp = jp.at[rows, b + 1].add(jnp.where(shift, 0.0, -w * dlb)).at[rows, b + 2].add(jnp.where(shift, 0.0, -w * dgb))
+            jp = jnp.where(free[None, :], jp, 0.0)
+            return jnp.concatenate([sol[0], r_p]), jnp.concatenate([jac, jp], axis=0)
+
+        def fit_one(theta0, y, q, prior, lo, hi, free, sp):
             k = fids.shape[0]
             sol0 = solve(theta0, y, q, prior, jnp.zeros(k, bool))
-            r0, j0 = with_shape_prior(theta0, sol0, jac_from(sol0, q, free), p_mat, c, free)
+            r0, j0 = with_shape_prior(theta0, sol0, jac_from(sol0, q, free), sp, free)
             # state: theta, cost, mu, iteration, done, residual, Jacobian, passive set (all at theta)
             st = (theta0, r0 @ r0, jnp.asarray(1e-3, theta0.dtype), 0, False, r0, j0, sol0[5])
 
@@ -177,7 +189,7 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
                 dlt = new - theta
                 pred = -(g @ dlt + 0.5 * dlt @ (a @ dlt))
                 sol = solve(new, y, q, prior, pset)
-                r_new, jac_new = with_shape_prior(new, sol, jac_from(sol, q, free), p_mat, c, free)
+                r_new, jac_new = with_shape_prior(new, sol, jac_from(sol, q, free), sp, free)
                 c_new = r_new @ r_new
                 better = c_new < cost
                 small = better & ((cost - c_new) <= tol * cost)
@@ -198,9 +210,9 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
 
         return fit_one
 
-    def batched(fids, gidx, gm, t, idx, ppm_rel, theta0, y, q, prior, lo, hi, free, p_mat, c):
+    def batched(fids, gidx, gm, t, idx, ppm_rel, theta0, y, q, prior, lo, hi, free, sp):
         fit_one = make(fids, gidx, gm, t, idx, ppm_rel)
-        return jax.vmap(fit_one)(theta0, y, q, prior, lo, hi, free, p_mat, c)
+        return jax.vmap(fit_one)(theta0, y, q, prior, lo, hi, free, sp)
 
     fn = jax.jit(batched)
     _CACHE[key] = fn
@@ -258,10 +270,10 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             continue
         n_pen = grid.n_rows() - 2 * grid.n_window
         n_prior = int(problems[0].n_prior)
-        n_shape = int(shape_priors[0][1].size)
+        n_shape = len(shape_priors[0])
         fn = _build(grid.n_groups, n_pen, n_prior, n_shape, int(opts.max_iterations), float(opts.tolerance))
-        p_mats = np.array([sp[0] for sp in shape_priors]).reshape(len(ok), n_shape, -1)
-        p_cs = np.array([sp[1] for sp in shape_priors]).reshape(len(ok), n_shape)
+        sp_arrays = tuple(jnp.asarray(np.array([getattr(sp, f) for sp in shape_priors]).reshape(len(ok), n_shape))
+                          for f in ("kind", "a", "b", "mean", "weight"))
         priors = np.array([p.prior for p in problems]).reshape(len(ok), n_prior, grid.n_components)
         gm = np.zeros((grid.n_groups, grid.n_components))
         gm[grid.group_index, np.arange(grid.n_components)] = 1.0
@@ -279,7 +291,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             t0 = time.perf_counter()
             th, cost, done, it = fn(*consts, jnp.asarray(theta0), jnp.asarray(ys), jnp.asarray(qs),
                                     jnp.asarray(priors), jnp.asarray(np.array(los)), jnp.asarray(np.array(his)), jnp.asarray(free),
-                                    jnp.asarray(p_mats), jnp.asarray(p_cs))
+                                    sp_arrays)
             th = np.asarray(th)
             KERNEL_SECONDS.append(time.perf_counter() - t0)
             logger.debug("jax kernel: %d spectra in %.3f s", len(theta0), KERNEL_SECONDS[-1])

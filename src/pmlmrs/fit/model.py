@@ -33,14 +33,7 @@ from pmlmrs.basis.basis import Basis, canonical_name
 from pmlmrs.basis.lipids import LIPID_MODELS, MM_NAMES, proton_area, simulate_components
 from pmlmrs.core import ProcessingStep, Spectrum, axes
 from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
-from pmlmrs.fit._forward import (
-    GAUSS_C,
-    Grid,
-    Problem,
-    n_theta,
-    widths_derivative,
-    widths_of,
-)
+from pmlmrs.fit._forward import GAUSS_C, Grid, LineshapePrior, Problem, n_theta
 from pmlmrs.fit.baseline import baseline_design
 from pmlmrs.fit.options import FitOptions
 from pmlmrs.fit.result import FitResult
@@ -496,39 +489,30 @@ class LinearCombinationModel:
             hi[2 + 3 * k] += theta0[2 + 3 * k]
         return lo, hi
 
-    def lineshape_prior(self, prep: _Prepared, sigma: float) -> tuple[NDArray, NDArray]:
-        """Lineshape prior rows ``(P, c)``, ``(n_rows, n_theta)`` and ``(n_rows,)``: residual
-        ``P @ widths_of(theta) - c`` (see ``FitOptions.lipid_*_prior*``), weighted ``sigma / sd``.
-
-        Per lipid group, relative to the "metabolites" group: shift (Hz), Lorentzian FWHM and
-        Gaussian FWHM (Hz). No rows without a metabolite group or lipid groups.
-        """
+    def lineshape_prior(self, prep: _Prepared, sigma: float) -> LineshapePrior:
+        """Prior rows on each lipid group relative to the "metabolites" group, weighted
+        ``sigma / sd`` (``FitOptions.lipid_width_prior_hz``, ``lipid_shift_prior_ppm``): the shift
+        difference (Hz) and the Voigt FWHM difference (Hz; only for the fatty-acyl delta lines, whose
+        width is the group's: LCModel's lipid Gaussians have their own). No rows without both groups."""
         opts = self.options
-        n = n_theta(len(self.group_names))
-        rows: list[tuple[int, float, float]] = []        # (offset in a group's block, mean, sd)
+        specs: list[tuple[int, float, float]] = []            # (kind, mean, sd)
         if opts.lipid_shift_prior_ppm is not None:
-            rows.append((0, 0.0, opts.lipid_shift_prior_ppm * prep.mhz))
-        for off, pr in ((1, opts.lipid_lorentz_prior_hz), (2, opts.lipid_gauss_prior_hz)):
-            if pr is not None:
-                rows.append((off, pr[0], pr[1]))
-        if "metabolites" not in self.group_names or not self.lipid_groups or not rows:
-            return np.zeros((0, n)), np.zeros(0)
-        km = 2 + 3 * self.group_names.index("metabolites")
-        p_mat = np.zeros((len(self.lipid_groups) * len(rows), n))
-        c = np.zeros(p_mat.shape[0])
-        i = 0
-        for k in self.lipid_groups:
-            for off, mean, sd in rows:
-                w = sigma / sd
-                p_mat[i, 2 + 3 * k + off], p_mat[i, km + off] = w, -w
-                c[i] = w * mean
-                i += 1
-        return p_mat, c
+            specs.append((0, 0.0, opts.lipid_shift_prior_ppm * prep.mhz))
+        if opts.lipid_width_prior_hz is not None and opts.lipid_model == "fatty_acyl":
+            specs.append((1, *opts.lipid_width_prior_hz))
+        if "metabolites" not in self.group_names or not self.lipid_groups:
+            specs = []
+        km = 2 + 3 * self.group_names.index("metabolites") if specs else 0
+        rows = [(kd, 2 + 3 * k, km, mu, sigma / sd) for k in self.lipid_groups for kd, mu, sd in specs]
+        cols = list(zip(*rows)) if rows else [(), (), (), (), ()]
+        return LineshapePrior(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
+                              np.array(cols[2], dtype=np.int64), np.array(cols[3], dtype=float),
+                              np.array(cols[4], dtype=float))
 
     def _solve(self, problem: Problem, theta0: NDArray, lo: NDArray, hi: NDArray, free: NDArray,
-               max_nfev: int, prior: tuple[NDArray, NDArray] | None = None) -> tuple[NDArray, Any]:
+               max_nfev: int, prior: LineshapePrior | None = None) -> tuple[NDArray, Any]:
         full = theta0.copy()
-        p_mat, c = prior if prior is not None else (np.zeros((0, len(theta0))), np.zeros(0))
+        use_prior = prior is not None and len(prior) > 0
 
         def expand(x: NDArray) -> NDArray:
             th = full.copy()
@@ -538,12 +522,12 @@ class LinearCombinationModel:
         def residual(x: NDArray) -> NDArray:
             th = expand(x)
             r = problem.residual(th)
-            return np.concatenate([r, p_mat @ widths_of(th) - c]) if c.size else r
+            return np.concatenate([r, prior.residual_jacobian(th)[0]]) if use_prior else r
 
         def jacobian(x: NDArray) -> NDArray:
             th = expand(x)
             j = problem.jacobian(th)[:, free]
-            return np.vstack([j, (p_mat * widths_derivative(th))[:, free]]) if c.size else j
+            return np.vstack([j, prior.residual_jacobian(th)[1][:, free]]) if use_prior else j
 
         tol = self.options.tolerance
         gtol = min(tol, 1e-8)

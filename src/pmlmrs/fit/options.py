@@ -188,15 +188,15 @@ class FitOptions(Options):
         LCModel-shaped lipids the fitted Lip/tCr has slope 1.00 (R^2 0.993; 1.30 with a 10 Hz bound),
         on the Lorentzian lipids of the lesion suite 0.88-0.90. The lipid group starts at half the
         Lorentzian bound.
-    lipid_lorentz_prior_hz, lipid_gauss_prior_hz : (float, float) or "none"
-        Gaussian priors ``(mean, sd)`` on the lineshape of each lipid group *relative to the
-        metabolites*: its Lorentzian FWHM minus theirs (default 15 +- 3 Hz: the short T2 of mobile
-        lipids) and its Gaussian FWHM minus theirs (0 +- 3 Hz: both see the same B0 inhomogeneity).
-        Each adds ``sigma (x - mean) / sd`` to the residual, so a large lipid signal overrides it
-        (its widths are set by the data) while a near-empty lipid group of a NAWM spectrum can no
-        longer widen to the bounds and take baseline humps as lipid. Lesion suite (3 x 200 spectra):
-        NAWM false lipid SD 0.27 -> 0.18 Lip/tCr, Lip/tCr R^2 0.962-0.973 -> 0.979-0.982 (with
-        the 1.22/1.38 ppm lines), and fewer iterations.
+    lipid_width_prior_hz : (float, float) or "none"
+        Gaussian prior ``(mean, sd)`` on the Voigt FWHM of each lipid group minus that of the
+        metabolites (default 15 +- 3 Hz: mobile lipid lines are 0.09-0.25 ppm wide at 3 T, LCModel's
+        Lip13b to the broad lesion lines). It adds ``sigma (x - mean) / sd`` to the residual, so a
+        large lipid signal overrides it, while a near-empty lipid group of a NAWM spectrum can no
+        longer widen to the bounds and take baseline humps as lipid. It bounds the width, not the
+        shape: Lorentzian and Gaussian lipid lines are fitted alike (a prior on the Lorentzian and
+        Gaussian parts separately raised the Lip/tCr slope on Gaussian lipids to 1.05-1.67). Only
+        with ``lipid_model="fatty_acyl"``, whose delta lines take their width from the group.
     lipid_shift_prior_ppm : float or "none"
         SD of a zero-mean Gaussian prior on each lipid group's shift minus the metabolites' (0.03
         ppm); without it the lipid group of a NAWM spectrum drifts to the shift bound.
@@ -265,8 +265,7 @@ class FitOptions(Options):
     max_gauss_hz: float = 40.0
     lipid_max_lorentz_hz: float = 30.0
     lipid_max_gauss_hz: float = 25.0
-    lipid_lorentz_prior_hz: Any = (15.0, 3.0)
-    lipid_gauss_prior_hz: Any = (0.0, 3.0)
+    lipid_width_prior_hz: Any = (15.0, 3.0)
     lipid_shift_prior_ppm: Any = 0.03
     edge_artefact_ratio: float = 3.0
     edge_artefact_cut_ppm: float = 3.9
@@ -304,8 +303,7 @@ class FitOptions(Options):
             if val < 0:
                 raise ConfigError(f"'baseline_smoothness' must be >= 0, got {val}")
             set_("baseline_smoothness", val)
-        set_("lipid_lorentz_prior_hz", _mean_sd("lipid_lorentz_prior_hz", self.lipid_lorentz_prior_hz))
-        set_("lipid_gauss_prior_hz", _mean_sd("lipid_gauss_prior_hz", self.lipid_gauss_prior_hz))
+        set_("lipid_width_prior_hz", _mean_sd("lipid_width_prior_hz", self.lipid_width_prior_hz))
         sp = self.lipid_shift_prior_ppm
         if sp is None or sp is False or sp == "none":
             set_("lipid_shift_prior_ppm", None)
@@ -375,9 +373,7 @@ class FitOptions(Options):
         d["extra_components"] = [list(e) for e in self.extra_components]
         d["groups"] = {k: list(v) for k, v in self.groups.items()}
         d["baseline_smoothness_grid"] = list(self.baseline_smoothness_grid)
-        for k in ("lipid_lorentz_prior_hz", "lipid_gauss_prior_hz"):
-            v = getattr(self, k)
-            d[k] = list(v) if v is not None else "none"
+        d["lipid_width_prior_hz"] = list(self.lipid_width_prior_hz) if self.lipid_width_prior_hz else "none"
         if self.lipid_shift_prior_ppm is None:
             d["lipid_shift_prior_ppm"] = "none"
         if isinstance(self.noise_ppm_range, tuple):
