@@ -38,8 +38,7 @@ TRUTH = {
 def header() -> Header:
     return Header(MHZ, DWELL, echo_time=0.030)
 
-LIPIDS = {"Lip13b": 30.0, "Lip09": 5.0}
-LIP13 = ["Lip13a", "Lip13b", "Lip13c"]          # the fatty-acyl bulk methylene band
+LIPIDS = {"Lip13": 30.0, "Lip09": 5.0}
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +65,15 @@ def test_lipid_table_values():
 
 def test_fatty_acyl_lines():
     """Default lipid model: delta lines (constant-amplitude FIDs) at the fatty-acyl positions."""
-    names = ("Lip09", "Lip13a", "Lip13b", "Lip13c", "Lip16", "Lip20", "Lip22", "Lip28")
-    assert [FATTY_ACYL_TABLE[n][0].ppm for n in names] == [0.90, 1.22, 1.30, 1.38, 1.59, 2.03, 2.25, 2.77]
-    b = simulate_components(["Lip13b", "Lip09"], N, DWELL, MHZ, 4.65, proton_area=0.5)
-    assert np.allclose(np.abs(b.fid("Lip13b")), 2 * 0.5) and np.allclose(np.abs(b.fid("Lip09")), 3 * 0.5)
+    assert [FATTY_ACYL_TABLE[n][0].ppm for n in ("Lip09", "Lip13", "Lip16", "Lip20", "Lip22", "Lip28")] == [
+        0.90, 1.30, 1.59, 2.03, 2.25, 2.77]
+    b = simulate_components(["Lip13", "Lip09"], N, DWELL, MHZ, 4.65, proton_area=0.5)
+    assert np.allclose(np.abs(b.fid("Lip13")), 2 * 0.5) and np.allclose(np.abs(b.fid("Lip09")), 3 * 0.5)
     assert b.ppm_axis[np.argmax(b.spectra()[0].real)] == pytest.approx(1.30, abs=0.01)
     with pytest.raises(BasisError):
-        simulate_components(["Lip13"], N, DWELL, MHZ, 4.65)           # a combination, not a line
+        simulate_components(["Lip13a"], N, DWELL, MHZ, 4.65)          # an LCModel name
     with pytest.raises(BasisError):
-        simulate_components(["Lip13b"], N, DWELL, MHZ, 4.65, lipid_model="gaussian")
+        simulate_components(["Lip13"], N, DWELL, MHZ, 4.65, lipid_model="gaussian")
 
 
 def test_simulated_component_area_and_position():
@@ -101,8 +100,8 @@ def test_proton_area_from_cr_singlet(basis):
 def test_model_components_and_groups(basis):
     m = LinearCombinationModel(basis, FitOptions())
     # Mac in basis: no simulated MM
-    assert m.names[-8:] == ("Lip09", "Lip13a", "Lip13b", "Lip13c", "Lip16", "Lip20", "Lip22", "Lip28")
-    assert set(m.groups[-8:]) == {"lipids_mm"} and m.groups[0] == "metabolites"
+    assert m.names[-6:] == ("Lip09", "Lip13", "Lip16", "Lip20", "Lip22", "Lip28")
+    assert set(m.groups[-6:]) == {"lipids_mm"} and m.groups[0] == "metabolites"
     assert LinearCombinationModel(basis, FitOptions(lipid_model="lcmodel")).names[-4:] == (
         "Lip09", "Lip13a", "Lip13b", "Lip20")
     with pytest.raises(ConfigError):
@@ -164,7 +163,7 @@ def test_recovery_nearly_noiseless(basis, model):
     for names in (["NAA", "NAAG"], ["Cr", "PCr"], ["GPC", "PCho"], ["Ins"], ["Glu"], ["NAA"]):
         truth = sum(TRUTH[n] for n in names)
         assert combo(r, names) == pytest.approx(truth, rel=0.02), names
-    assert combo(r, LIP13) == pytest.approx(30.0, rel=0.03)
+    assert r.amplitude("Lip13") == pytest.approx(30.0, rel=0.03)
     assert r.amplitude("Lip09") == pytest.approx(5.0, rel=0.05)
     assert r.params["shift_hz"]["metabolites"] == pytest.approx(-4.0, abs=0.2)
     # phase at 2 ppm (pivot 4.65 ppm) recovered
@@ -193,11 +192,11 @@ def test_lipid_tcr_linear(basis, model):
     levels = np.array([0.0, 5.0, 10.0, 20.0, 40.0, 80.0])
     ratios = []
     for i, lev in enumerate(levels):
-        lip = {"Lip13b": lev, "Lip09": lev / 6}
+        lip = {"Lip13": lev, "Lip09": lev / 6}
         s, _ = synthesize(basis, TRUTH, lipids=lip, snr=50, baseline=0.3, lip_lorentz_hz=15.0,
                           rng=np.random.default_rng(7 + i))
         r = model.fit(s)
-        ratios.append(combo(r, ["Lip09", *LIP13]) / combo(r, ["Cr", "PCr"]))
+        ratios.append(combo(r, ["Lip09", "Lip13"]) / combo(r, ["Cr", "PCr"]))
     ratios = np.array(ratios)
     planted = levels * (1 + 1 / 6) / (TRUTH["Cr"] + TRUTH["PCr"])
     slope, icpt = np.polyfit(planted, ratios, 1)
@@ -402,7 +401,7 @@ def test_baseline_does_not_make_lipids(basis, model):
     """A strong smooth baseline without lipids gives (almost) no lipid amplitude."""
     s, _ = synthesize(basis, TRUTH, snr=50, baseline=1.5, rng=np.random.default_rng(11))
     r = model.fit(s)
-    lip = combo(r, ["Lip09", *LIP13])
+    lip = combo(r, ["Lip09", "Lip13"])
     assert lip / combo(r, ["Cr", "PCr"]) < 0.15
 
 
@@ -442,18 +441,18 @@ def test_simulated_mm_with_ratio_priors(basis):
     and Lip/tCr stays linear in the planted lipid level."""
     b = basis.drop(["Mac"])
     m = LinearCombinationModel(b, FitOptions())
-    assert "MM09" in m.names and len(m.ratio_priors) == 11         # 7 lipid + 4 MM priors
+    assert "MM09" in m.names and len(m.ratio_priors) == 9          # 5 lipid + 4 MM priors
     truth = {k: v for k, v in TRUTH.items() if k != "Mac"}
     mm = {"MM09": 4.0, "MM12": 1.2, "MM14": 3.0, "MM17": 1.5, "MM20": 6.0}
     levels = np.array([0.0, 10.0, 40.0, 80.0])
     ratios = []
     for i, lev in enumerate(levels):
-        comp = dict(mm, Lip13b=lev, Lip09=lev * 0.25, Lip16=lev * 0.15, Lip20=lev * 0.15, Lip22=lev * 0.15)
+        comp = dict(mm, Lip13=lev, Lip09=lev * 0.25, Lip16=lev * 0.15, Lip20=lev * 0.15, Lip22=lev * 0.15)
         s, _ = synthesize(b, truth, lipids=comp, snr=50, baseline=0.3, lip_lorentz_hz=15.0,
                           rng=np.random.default_rng(7 + i))
         r = m.fit(s)
-        assert r.converged and len(r.params["ratio_priors"]) == 11
-        ratios.append(combo(r, ["Lip09", *LIP13]) / combo(r, ["Cr", "PCr"]))
+        assert r.converged and len(r.params["ratio_priors"]) == 9
+        ratios.append(combo(r, ["Lip09", "Lip13"]) / combo(r, ["Cr", "PCr"]))
         if lev == 0:
             assert ratios[-1] < 0.1 and r.amplitude("MM09") > 2.0
     planted = levels * 1.25 / 8.0

@@ -6,19 +6,13 @@ Two lipid models (``FitOptions.lipid_model``):
   positions of in vivo lipid spectra (Hamilton et al. 2011, NMR Biomed 24:784, doi:10.1002/nbm.1622,
   Table 1; the olefinic and glycerol lines above 4.2 ppm are outside the default fit window). The
   lines are delta functions: their lineshape (Lorentzian and Gaussian width) is that of the fit
-  group, so it follows the data instead of being fixed in advance. The bulk methylene band is three
-  lines 0.08 ppm apart with free amplitudes (``Lip13 = Lip13a + Lip13b + Lip13c``), so that an
-  asymmetric or broadened band (methylenes near the chain ends, several lipid pools with their own
-  shifts) is fitted without one more width parameter. Note that ``Lip13a``/``Lip13b`` here are
-  positions, not LCModel's two widths at 1.28 ppm (below); only their sum ``Lip13`` compares.
+  group, so it follows the data instead of being fixed in advance.
 
   ====== ===== ========================= =======
   name   ppm   group                     protons
   ====== ===== ========================= =======
   Lip09  0.90  methyl -CH3               3
-  Lip13a 1.22  bulk methylene, low side  2
-  Lip13b 1.30  bulk methylene -(CH2)n-   2
-  Lip13c 1.38  bulk methylene, high side 2
+  Lip13  1.30  bulk methylene -(CH2)n-   2
   Lip16  1.59  beta-carboxyl -CH2-       2
   Lip20  2.03  allylic -CH2-C=           2
   Lip22  2.25  alpha-carboxyl -CH2-COO   2
@@ -26,11 +20,12 @@ Two lipid models (``FitOptions.lipid_model``):
   ====== ===== ========================= =======
 
   Measured on ``validation/lesion_suite.py`` (Lorentzian multi-line lipids that are in neither
-  model; 3 seeds x 200 spectra, with the default lineshape priors of ``FitOptions``): fitted
-  Lip/tCr against the truth has R^2 0.979-0.982 (slope 0.86-0.87), 0.992-0.994 without the
-  baseline humps; a single 1.30 ppm line gave 0.976-0.982 and 0.990-0.991; LCModel's Gaussians
-  0.84-0.95 (slope ~0.7), their fixed width leaving the Lorentzian wings of real lipid lines to the
-  baseline and the macromolecule spectrum. On
+  model; 3 seeds x 200 spectra, default ``FitOptions`` with its lipid width prior): fitted Lip/tCr
+  against the truth has R^2 0.970-0.977 (slope 0.87-0.90), 0.990-0.993 without the baseline humps;
+  0.84-0.95 (slope ~0.7) with LCModel's Gaussians, whose fixed width leaves the Lorentzian wings of
+  real lipid lines to the baseline and the macromolecule spectrum. The bulk methylene band as three
+  free lines (1.22/1.30/1.38 ppm) gained 0.004 in R^2 but lowered the slope to 0.86 and traded with
+  the simulated MM12/MM14 on in vivo data, so it is not used. On
   LCModel-shaped (Gaussian) lipids LCModel's own set is better (R^2 0.998 against 0.980-0.993).
 
 * ``"lcmodel"``: LCModel's default set of simulated basis spectra (LCModel & LCMgui User's Manual,
@@ -57,7 +52,7 @@ Scaling (as LCModel): the area of one proton is taken from the basis itself, fro
 methyl singlet of Cr (3 protons; PCr 3.029 ppm or the NAA 2.008 ppm singlet when Cr is missing), see
 :func:`proton_area`. A component with ``p`` protons has FID amplitude ``p * proton_area`` at t = 0,
 so its fitted amplitude is in the same units as a metabolite of the basis: with a basis scaled to
-1 mM per spectrum, Lip13b = 1 means 1 mM of CH2 pairs (2 protons), not 1 mM of lipid molecules.
+1 mM per spectrum, Lip13 = 1 means 1 mM of CH2 pairs (2 protons), not 1 mM of lipid molecules.
 """
 
 from __future__ import annotations
@@ -112,9 +107,7 @@ MM_NAMES: tuple[str, ...] = ("MM09", "MM12", "MM14", "MM17", "MM20")
 #: Fatty-acyl lipid lines (Hamilton et al. 2011); width 0: the fit group's lineshape is theirs.
 FATTY_ACYL_TABLE: dict[str, tuple[Resonance, ...]] = {
     "Lip09": (Resonance(0.90, 0.0, 3.0),),
-    "Lip13a": (Resonance(1.22, 0.0, 2.0),),
-    "Lip13b": (Resonance(1.30, 0.0, 2.0),),
-    "Lip13c": (Resonance(1.38, 0.0, 2.0),),
+    "Lip13": (Resonance(1.30, 0.0, 2.0),),
     "Lip16": (Resonance(1.59, 0.0, 2.0),),
     "Lip20": (Resonance(2.03, 0.0, 2.0),),
     "Lip22": (Resonance(2.25, 0.0, 2.0),),

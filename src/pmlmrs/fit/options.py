@@ -25,23 +25,18 @@ LCMODEL_RATIO_PRIORS: tuple[tuple[str, str, float, float], ...] = (
 )
 
 #: Soft constraints of the fatty-acyl lipid lines (``lipid_model="fatty_acyl"``, see
-#: :mod:`pmlmrs.basis.lipids`) on the central bulk methylene line Lip13b, from the proton counts of a
-#: fatty-acyl chain: per chain one CH3 (Lip09), one beta- and one alpha-CH2 (Lip16, Lip22), two
-#: allylic CH2 per double bond (Lip20), a bis-allylic CH2 per extra double bond (Lip28) and 4-12 bulk
-#: CH2 (Lip13), as amplitudes (Lip09 in 3-proton, the others in 2-proton units). The SDs (50-100 % of
-#: the mean) cover saturated to poly-unsaturated chains; the priors stop a line that has no lipid
-#: partner from taking an unrelated signal (a baseline hump, NAA's 2.0 ppm or Glx's 2.25 ppm
-#: multiplets). The band's side lines Lip13a/Lip13c get 0.25 +- 0.25 of Lip13b. Relative to Lip13b
-#: and not to the whole band, because a band denominator is larger and looser on NAWM spectra
-#: (lesion suite: Lip/tCr intercept +0.09 against -0.01, R^2 0.975-0.978 against 0.980-0.981).
+#: :mod:`pmlmrs.basis.lipids`) on the bulk methylene line Lip13, from the proton counts of a fatty-acyl
+#: chain: per chain one CH3 (Lip09), one beta- and one alpha-CH2 (Lip16, Lip22), two allylic CH2 per
+#: double bond (Lip20), a bis-allylic CH2 per extra double bond (Lip28) and 4-12 bulk CH2 (Lip13),
+#: as amplitudes (Lip09 in 3-proton, the others in 2-proton units). The SDs (50-100 % of the mean)
+#: cover saturated to poly-unsaturated chains; the priors stop a line that has no lipid partner from
+#: taking an unrelated signal (a baseline hump, NAA's 2.0 ppm or Glx's 2.25 ppm multiplets).
 FATTY_ACYL_RATIO_PRIORS: tuple[tuple[str, str, float, float], ...] = (
-    ("Lip09", "Lip13b", 0.2, 0.1),
-    ("Lip13a", "Lip13b", 0.2, 0.1),
-    ("Lip13c", "Lip13b", 0.2, 0.1),
-    ("Lip16", "Lip13b", 0.15, 0.1),
-    ("Lip20", "Lip13b", 0.2, 0.15),
-    ("Lip22", "Lip13b", 0.15, 0.1),
-    ("Lip28", "Lip13b", 0.05, 0.05),
+    ("Lip09", "Lip13", 0.2, 0.1),
+    ("Lip16", "Lip13", 0.15, 0.1),
+    ("Lip20", "Lip13", 0.2, 0.15),
+    ("Lip22", "Lip13", 0.15, 0.1),
+    ("Lip28", "Lip13", 0.05, 0.05),
 )
 
 #: LCModel's default soft constraints on minor metabolites, verbatim from the ``CHRATO`` defaults of
@@ -119,7 +114,7 @@ class FitOptions(Options):
     lipids : bool
         Add the simulated lipid components of ``lipid_model``.
     lipid_model : {"fatty_acyl", "lcmodel"}
-        "fatty_acyl" (default): delta lines Lip09, Lip13a/b/c, Lip16, Lip20, Lip22, Lip28 at the positions
+        "fatty_acyl" (default): delta lines Lip09, Lip13, Lip16, Lip20, Lip22, Lip28 at the positions
         of a fatty-acyl chain, shaped by their group's Lorentzian/Gaussian broadening; "lcmodel":
         LCModel's Gaussians Lip09, Lip13a, Lip13b, Lip20 (see :mod:`pmlmrs.basis.lipids` for both
         and for the measured difference).

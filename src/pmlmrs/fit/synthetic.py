@@ -35,7 +35,7 @@ def synthesize(basis: Basis, amps: Mapping[str, float], *, lipids: Mapping[str, 
     amps : mapping
         Basis amplitudes by name.
     lipids : mapping, optional
-        Simulated lipid/MM amplitudes (``Lip13b``, ``Lip09``, ...; lines of *lipid_model*), in the units of
+        Simulated lipid/MM amplitudes (``Lip13``, ...; lines of *lipid_model*), in the units of
         :mod:`pmlmrs.basis.lipids`.
     shift_hz, lorentz_hz, gauss_hz : float
         Shift and extra Lorentzian/Gaussian FWHM of every component (lipids: ``lip_shift_hz`` and

@@ -38,7 +38,7 @@ COMBINATIONS: dict[str, tuple[str, ...]] = {
     "tCr": ("Cr", "PCr"),
     "tCho": ("GPC", "PCho"),
     "Glx": ("Glu", "Gln"),
-    "Lip13": ("Lip13a", "Lip13b", "Lip13c"),
+    "Lip13": ("Lip13a", "Lip13b"),
     "Lip": ("Lip09", "Lip13"),
     "MM": (),
 }
