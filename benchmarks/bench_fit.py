@@ -8,9 +8,9 @@ cycle through them (each a separate copy).
 Every measurement runs in a fresh subprocess (so JAX compilation, thread settings and memory
 high-water marks do not leak between cases):
 
-- *CPU per spectrum*: ``time.process_time`` over ``fit_batch`` after a warm-up fit (JAX: the jit
-  compile is timed separately), BLAS limited to one thread (threadpoolctl), XLA to one thread.
-  Target ≤ 25 ms.
+- *CPU per spectrum*: ``time.process_time`` over ``fit_batch`` of the batch a second time, after a
+  first pass that prepares the model and (JAX) compiles once per grid shape (timed and reported
+  on its own), BLAS limited to one thread (threadpoolctl), XLA to one thread. Target ≤ 25 ms.
 - *throughput*: spectra per wall-clock second of the same batch; NumPy also with ``workers=2``.
 - *outputs*: CPU time per spectrum of QC + the summary row, ``fit.json`` and ``report.html``.
 - *memory*: peak of traced allocations (tracemalloc: NumPy arrays and Python objects) and the
@@ -75,8 +75,11 @@ def measure(backend: str, n: int, workers: int = 1, memory: bool = False) -> dic
     spectra, basis, source = _data(n)
     opts = FitOptions(backend=backend)
     with threadpool_limits(1):
+        # first pass over the batch: model preparation and, with JAX, one compilation per grid shape
+        # (the challenge's dataset 24 is refitted on a shorter window, a second shape); then the
+        # measured pass, in the steady state a long batch reaches
         t0, w0 = time.process_time(), time.perf_counter()
-        warm = fit_batch(spectra[:2], basis, opts)
+        warm = fit_batch(spectra, basis, opts)
         warm_cpu, warm_wall = time.process_time() - t0, time.perf_counter() - w0
         if memory:
             rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -162,8 +165,10 @@ def run(full: bool = False) -> list[dict[str, Any]]:
                      "target": "<= 25", "ok": per <= 25, "n": m["n"], "notes": note})
         rows.append({"case": f"{backend}, 1 thread", "metric": "throughput", "value": m["n"] / m["wall_s"],
                      "unit": "spectra/s", "n": m["n"], "notes": "wall clock, batch of " + str(m["n"])})
-        rows.append({"case": f"{backend}, 1 thread", "metric": "warm-up (first 2 spectra)", "value": m["warm_wall_s"],
-                     "unit": "s", "n": 2, "notes": "includes jit compilation" if backend == "jax" else "model preparation"})
+        rows.append({"case": f"{backend}, 1 thread", "metric": "first pass (CPU time per spectrum)",
+                     "value": 1e3 * m["warm_cpu_s"] / m["n"], "unit": "ms", "n": m["n"],
+                     "notes": ("includes jit compilation, once per grid shape" if backend == "jax"
+                               else "includes model preparation") + "; the row above is the second pass"})
     m = _sub("numpy", 2 * n_cpu, workers=2)
     rows.append({"case": "numpy, workers=2", "metric": "throughput", "value": m["n"] / m["wall_s"], "unit": "spectra/s",
                  "n": m["n"], "notes": f"process pool, 1 BLAS thread each, {os.cpu_count()} CPUs on this machine"})

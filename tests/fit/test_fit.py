@@ -335,15 +335,21 @@ def test_fit_water_synthetic():
 @pytest.mark.jax
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")
 def test_jax_matches_numpy(basis):
+    """The JAX backend runs the same model and the same trust-region Levenberg-Marquardt: the same
+    solution (ratios within 0.5 %, fit quality within 0.5 %) in a similar number of iterations,
+    with the automatic baseline smoothness and the lineshape priors."""
     specs = [synthesize(basis, TRUTH, lipids=LIPIDS, snr=50, baseline=0.3, rng=np.random.default_rng(40 + i))[0]
              for i in range(3)]
-    opts = FitOptions(baseline_smoothness=10.0)
+    opts = FitOptions()
     rn = fit_batch(specs, basis, opts)
     rj = fit_batch(specs, basis, opts.replace(backend="jax"))
     for a, b in zip(rn, rj):
         assert isinstance(b, FitResult) and b.converged
-        for names in (["NAA", "NAAG"], ["Cr", "PCr"], ["GPC", "PCho"], ["Ins"], ["Glu"]):
-            assert combo(b, names) == pytest.approx(combo(a, names), rel=0.01), names
+        for names in (["NAA", "NAAG"], ["Cr", "PCr"], ["GPC", "PCho"], ["Ins"], ["Glu"], ["Lip09", "Lip13"]):
+            assert combo(b, names) == pytest.approx(combo(a, names), rel=0.005), names
+        assert b.params["fit_quality"] == pytest.approx(a.params["fit_quality"], rel=0.005)
+        assert b.params["baseline"]["smoothness"] == a.params["baseline"]["smoothness"]
+        assert b.n_iterations <= 2 * a.n_iterations + 5
 
 
 # ---- grids and processes -----------------------------------------------------------------------

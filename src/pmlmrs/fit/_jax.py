@@ -47,6 +47,8 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
     from jax import lax
 
     gauss_c = np.pi ** 2 / (4.0 * np.log(2.0))
+    ftol = xtol = tol
+    gtol = min(tol, 1e-8)
 
     n_extra = n_pen + n_prior
 
@@ -169,43 +171,78 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
             return jnp.concatenate([sol[0], r_p]), jnp.concatenate([jac, jp], axis=0)
 
         def fit_one(theta0, y, q, prior, lo, hi, free, sp):
+            """Trust-region Levenberg-Marquardt as :func:`pmlmrs.fit._optimize.least_squares_lm`
+            (MINPACK scaling, damping from an eigen-decomposition of the scaled J'J for the trust
+            radius, the same termination tests); a step leaving the box is clipped onto it."""
             k = fids.shape[0]
+            dt = theta0.dtype
             sol0 = solve(theta0, y, q, prior, jnp.zeros(k, bool))
             r0, j0 = with_shape_prior(theta0, sol0, jac_from(sol0, q, free), sp, free)
-            # state: theta, cost, mu, iteration, done, residual, Jacobian, passive set (all at theta)
-            st = (theta0, r0 @ r0, jnp.asarray(1e-3, theta0.dtype), 0, False, r0, j0, sol0[5])
+            # state: theta, cost, trust radius, D^2, evaluations, done, residual, Jacobian, passive set
+            st = (theta0, 0.5 * (r0 @ r0), jnp.asarray(-1.0, dt), jnp.zeros_like(theta0), 1, False, r0, j0,
+                  sol0[5])
 
             def cond(st):
-                return (~st[4]) & (st[3] < max_iter)
+                return (~st[5]) & (st[4] < max_iter)
 
             def body(st):
-                theta, cost, mu, it, done, r, jac, pset = st
-                a = jac.T @ jac
+                theta, cost, delta, d2, it, done, r, jac, pset = st
+                h = jac.T @ jac
                 g = jac.T @ r
-                dg = jnp.diag(a)
-                dg = jnp.where(free, jnp.maximum(dg, 1e-30 * jnp.max(dg)), 1.0)
-                step = -jnp.linalg.solve(a + mu * jnp.diag(dg) + jnp.diag(jnp.where(free, 0.0, 1.0)), g)
-                new = jnp.clip(theta + jnp.where(free, step, 0.0), lo, hi)
-                dlt = new - theta
-                pred = -(g @ dlt + 0.5 * dlt @ (a @ dlt))
+                hdiag = jnp.diag(h)
+                d2 = jnp.maximum(d2, hdiag)
+                d2 = jnp.where(d2 <= 0, 1.0, d2)
+                fv = free & ~(((theta <= lo) & (g > 0)) | ((theta >= hi) & (g < 0)))
+                cols = jnp.sqrt(hdiag)
+                live = fv & (cols > 0)
+                gmax = jnp.max(jnp.where(live, jnp.abs(g) / jnp.where(live, cols, 1.0), 0.0))
+                g_done = (~jnp.any(live)) | (gmax <= gtol * jnp.sqrt(2.0 * cost))
+                d = jnp.sqrt(d2)
+                both = fv[:, None] & fv[None, :]
+                hs = jnp.where(both, h / (d[:, None] * d[None, :]), jnp.diag(jnp.where(fv, 0.0, 1.0)))
+                lam, vec = jnp.linalg.eigh(hs)
+                cg = vec.T @ jnp.where(fv, g / d, 0.0)
+                lam_max = jnp.maximum(lam[-1], 1e-300)
+                mu_min = jnp.maximum(0.0, -lam[0]) + 1e-10 * lam_max
+
+                def length(mu):
+                    w = cg / (lam + mu)
+                    return jnp.sqrt(w @ w), w
+
+                delta = jnp.where(delta < 0, length(1e-3 * lam_max)[0], delta)
+
+                def newton(_, mu):       # smallest mu >= mu_min with ||D s|| <= 1.1 delta
+                    nz, w = length(mu)
+                    slope = jnp.sum(w * w / (lam + mu)) / nz ** 3
+                    nxt = mu + (1.0 / delta - 1.0 / nz) / slope
+                    return jnp.where(nz <= 1.1 * delta, mu, nxt)
+
+                mu = lax.fori_loop(0, 50, newton, mu_min)
+                s = jnp.where(fv, -(vec @ (cg / (lam + mu))) / d, 0.0)
+                s = jnp.clip(theta + s, lo, hi) - theta
+                pred = -(g @ s + 0.5 * s @ (h @ s))
+                new = theta + s
                 sol = solve(new, y, q, prior, pset)
                 r_new, jac_new = with_shape_prior(new, sol, jac_from(sol, q, free), sp, free)
-                c_new = r_new @ r_new
-                better = c_new < cost
-                small = better & ((cost - c_new) <= tol * cost)
-                # a step clipped by the bounds can predict an increase (pred < 0): not "flat", damp more
-                flat = (pred >= 0) & (pred <= tol * cost) & (mu <= 1.0)
-                tiny_step = jnp.max(jnp.abs(dlt) / (jnp.abs(theta) + 1e-3)) < tol
-                theta = jnp.where(better, new, theta)
-                r = jnp.where(better, r_new, r)
-                jac = jnp.where(better, jac_new, jac)
-                pset = jnp.where(better, sol[5], pset)
-                cost = jnp.where(better, c_new, cost)
-                mu = jnp.where(better, jnp.maximum(mu / 3.0, 1e-9), mu * 4.0)
-                done = small | flat | tiny_step | (mu > 1e12)
-                return theta, cost, mu, it + 1, done, r, jac, pset
+                c_new = 0.5 * (r_new @ r_new)
+                c_new = jnp.where(jnp.isfinite(c_new), c_new, jnp.inf)
+                actual = cost - c_new
+                rho = jnp.where(pred > 0, actual / jnp.where(pred > 0, pred, 1.0), jnp.where(actual > 0, 0.0, -1.0))
+                zn = jnp.sqrt(jnp.sum((d * s) ** 2))
+                delta = jnp.where(rho < 0.25, 0.25 * zn, jnp.where((rho > 0.75) & (zn > 0.95 * delta), 2.0 * delta, delta))
+                accept = (actual > 0) & ~g_done
+                step = jnp.sqrt(s @ s)
+                small_f = accept & (actual < ftol * cost) & (rho > 0.25)
+                small_x = step < xtol * (xtol + jnp.sqrt(jnp.where(accept, new @ new, theta @ theta)))
+                theta = jnp.where(accept, new, theta)
+                r = jnp.where(accept, r_new, r)
+                jac = jnp.where(accept, jac_new, jac)
+                pset = jnp.where(accept, sol[5], pset)
+                cost = jnp.where(accept, c_new, cost)
+                done = g_done | small_f | small_x
+                return theta, cost, delta, d2, it + jnp.where(g_done, 0, 1), done, r, jac, pset
 
-            theta, cost, mu, it, done, _, _, _ = lax.while_loop(cond, body, st)
+            theta, cost, _, _, it, done, _, _, _ = lax.while_loop(cond, body, st)
             return theta, cost, done, it
 
         return fit_one
@@ -225,7 +262,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
     from pmlmrs.fit.model import _grid_key, estimate_noise_sd
 
     opts = model.options
-    _jax(opts.jax_float64)
+    jax = _jax(opts.jax_float64)
     import jax.numpy as jnp
 
     out: list[Any] = list(spectra)
@@ -272,7 +309,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
         n_prior = int(problems[0].n_prior)
         n_shape = len(shape_priors[0])
         fn = _build(grid.n_groups, n_pen, n_prior, n_shape, int(opts.max_iterations), float(opts.tolerance))
-        sp_arrays = tuple(jnp.asarray(np.array([getattr(sp, f) for sp in shape_priors]).reshape(len(ok), n_shape))
+        sp_arrays = tuple(np.array([getattr(sp, f) for sp in shape_priors]).reshape(len(ok), n_shape)
                           for f in ("kind", "a", "b", "mean", "weight"))
         priors = np.array([p.prior for p in problems]).reshape(len(ok), n_prior, grid.n_components)
         gm = np.zeros((grid.n_groups, grid.n_components))
@@ -282,6 +319,12 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
         free = np.tile(prep.free, (len(ok), 1))
         ys = np.array([p.y for p in problems])
 
+        los_a, his_a = np.array(los), np.array(his)
+        # a vmapped while_loop runs every spectrum of a call as long as its slowest one: on a CPU,
+        # where the batch dimension buys no parallelism, one spectrum per call; on an accelerator
+        # the whole batch
+        chunk = 1 if jax.default_backend() == "cpu" else len(ok)
+
         def run(theta0: np.ndarray, lams: list[float]):
             qs = []
             for lam in lams:
@@ -289,13 +332,16 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
                 qs.append(np.vstack([q, np.zeros((n_prior, q.shape[1]))]) if n_prior else q)
             qs = np.array(qs)
             t0 = time.perf_counter()
-            th, cost, done, it = fn(*consts, jnp.asarray(theta0), jnp.asarray(ys), jnp.asarray(qs),
-                                    jnp.asarray(priors), jnp.asarray(np.array(los)), jnp.asarray(np.array(his)), jnp.asarray(free),
-                                    sp_arrays)
-            th = np.asarray(th)
+            out = []
+            for s0 in range(0, len(theta0), chunk):
+                sl = slice(s0, s0 + chunk)
+                out.append(fn(*consts, jnp.asarray(theta0[sl]), jnp.asarray(ys[sl]), jnp.asarray(qs[sl]),
+                              jnp.asarray(priors[sl]), jnp.asarray(los_a[sl]), jnp.asarray(his_a[sl]),
+                              jnp.asarray(free[sl]), tuple(a[sl] for a in sp_arrays)))
+            th, _, done, it = (np.concatenate([np.asarray(o[k]) for o in out]) for k in range(4))
             KERNEL_SECONDS.append(time.perf_counter() - t0)
             logger.debug("jax kernel: %d spectra in %.3f s", len(theta0), KERNEL_SECONDS[-1])
-            return th, np.asarray(done), np.asarray(it)
+            return th, done, it
 
         lams = [lam0] * len(ok)
         theta, done, iters = run(np.array(thetas), lams)
