@@ -325,7 +325,8 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
         # the whole batch
         chunk = 1 if jax.default_backend() == "cpu" else len(ok)
 
-        def run(theta0: np.ndarray, lams: list[float]):
+        def run(rows: np.ndarray, theta0: np.ndarray, lams: list[float]):
+            """Fit the spectra *rows* of the batch from *theta0* with baseline weights *lams*."""
             qs = []
             for lam in lams:
                 q = grid.q(lam)
@@ -333,23 +334,25 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             qs = np.array(qs)
             t0 = time.perf_counter()
             out = []
-            for s0 in range(0, len(theta0), chunk):
-                sl = slice(s0, s0 + chunk)
-                out.append(fn(*consts, jnp.asarray(theta0[sl]), jnp.asarray(ys[sl]), jnp.asarray(qs[sl]),
-                              jnp.asarray(priors[sl]), jnp.asarray(los_a[sl]), jnp.asarray(his_a[sl]),
-                              jnp.asarray(free[sl]), tuple(a[sl] for a in sp_arrays)))
+            for s0 in range(0, len(rows), chunk):
+                sl, rs = slice(s0, s0 + chunk), rows[s0:s0 + chunk]
+                out.append(fn(*consts, jnp.asarray(theta0[sl]), jnp.asarray(ys[rs]), jnp.asarray(qs[sl]),
+                              jnp.asarray(priors[rs]), jnp.asarray(los_a[rs]), jnp.asarray(his_a[rs]),
+                              jnp.asarray(free[rs]), tuple(a[rs] for a in sp_arrays)))
             th, _, done, it = (np.concatenate([np.asarray(o[k]) for o in out]) for k in range(4))
             KERNEL_SECONDS.append(time.perf_counter() - t0)
-            logger.debug("jax kernel: %d spectra in %.3f s", len(theta0), KERNEL_SECONDS[-1])
+            logger.debug("jax kernel: %d spectra in %.3f s", len(rows), KERNEL_SECONDS[-1])
             return th, done, it
 
+        every = np.arange(len(ok))
         lams = [lam0] * len(ok)
-        theta, done, iters = run(np.array(thetas), lams)
+        theta, done, iters = run(every, np.array(thetas), lams)
         if opts.baseline == "spline" and opts.baseline_smoothness == "auto" and grid.n_baseline:
             lams = [model._choose_lam(prep, p, th, sg[0]) for p, th, sg in zip(problems, theta, sigmas)]
-            if any(lam != lam0 for lam in lams):
-                theta2, done2, iters2 = run(theta, lams)
-                theta, done, iters = theta2, done2, iters + iters2
+            redo = np.array([j for j in every if lams[j] != lam0], dtype=int)
+            if redo.size:               # refit where the chosen smoothness differs from the start
+                theta2, done2, iters2 = run(redo, theta[redo], [lams[j] for j in redo])
+                theta[redo], done[redo], iters[redo] = theta2, done2, iters[redo] + iters2
         elapsed = (time.perf_counter() - t_start) / len(ok)
         for j, i in enumerate(ok):
             pr = problems[j]
