@@ -126,6 +126,20 @@ def test_rerun_refits_nothing_and_changed_file_replaces_rows(cohort, tmp_path, e
     assert counts_after["run"] == counts_before["run"] + 1
 
 
+def test_changed_engine_refits(cohort, tmp_path, monkeypatch):
+    """The settings digest covers the fitting engine's source: after an upgrade that changes it,
+    a forced rerun refits every voxel instead of reusing results of the old engine."""
+    from pmlmrs.study import pipeline
+
+    sha = pipeline.engine_sha256()
+    assert sha == pipeline.engine_sha256() and len(sha) == 64
+    out = tmp_path / "deriv"
+    assert run_study(cohort, out, "participant", reports=False).n_fitted == 10
+    monkeypatch.setattr(pipeline, "engine_sha256", lambda: "0" * 64)
+    again = run_study(cohort, out, "participant", reports=False, force=True)
+    assert again.n_fitted == 10 and again.n_reused == 0
+
+
 def test_bad_exam_does_not_stop_the_run(cohort, tmp_path):
     bad = next(cohort.glob("sub-02/ses-01/mrs/*voi-lesion_svs.nii.gz"))
     bad.write_bytes(b"this is not a NIfTI file")

@@ -119,6 +119,23 @@ def _sha256_tree(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Subpackages whose code decides a voxel's numbers (reading, preprocessing, the fit, quantification,
+#: QC): their source is part of the settings digest, so that a changed fitting engine refits.
+_ENGINE_PACKAGES = ("core", "io", "basis", "preprocess", "fit", "quant", "qc")
+
+
+def engine_sha256() -> str:
+    """SHA-256 of the source (and bundled data) of the subpackages that compute a voxel's results."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for pkg in _ENGINE_PACKAGES + ("data",):
+        for f in sorted((root / pkg).rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
+                h.update(str(f.relative_to(root)).encode())
+                h.update(_sha256_file(f).encode())
+    return h.hexdigest()
+
+
 def _opts_dict(o: Any) -> dict[str, Any]:
     if o is None:
         return {}
@@ -144,7 +161,7 @@ class _Settings:
         from pmlmrs.study.db import sha256_json
 
         return sha256_json({
-            "version": __version__, "basis": self.basis, "basis_sha256": self.basis_sha256,
+            "version": __version__, "engine": engine_sha256(), "basis": self.basis, "basis_sha256": self.basis_sha256,
             "fit": _opts_dict(self.fit_options), "preprocess": _opts_dict(self.preprocess_options),
             "quant": _opts_dict(self.quant_options), "qc": _opts_dict(self.qc_options),
             "water_scaling": self.water_scaling,
