@@ -2,8 +2,10 @@
 vmapped over a batch of spectra on one grid.
 
 Per spectrum: NNLS by Lawson-Hanson on the Gram matrix (``lax.while_loop``), Kaufman's Jacobian,
-and a Levenberg-Marquardt search with projection onto the bounds (``lax.while_loop`` to convergence
-or ``max_iterations``). Start values, the noise SD, the baseline smoothness choice and the final
+the lineshape prior rows, and the trust-region Levenberg-Marquardt of the NumPy path
+(:mod:`pmlmrs.fit._optimize`; a step leaving the bounds is clipped onto them) in a
+``lax.while_loop`` to convergence or ``max_iterations``. On a CPU one spectrum per kernel call (a
+vmapped loop runs as long as its slowest member); on an accelerator the whole batch. Start values, the noise SD, the baseline smoothness choice and the final
 quantities (amplitudes, CRLBs, arrays) come from the NumPy code at the JAX solution, so both
 backends report the same quantities from the same formulas.
 
