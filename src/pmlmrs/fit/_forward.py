@@ -17,6 +17,7 @@ block does not depend on ``theta``, so its QR is computed once) and for ``a >= 0
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,13 +35,13 @@ def n_theta(n_groups: int) -> int:
     return 2 + 3 * n_groups
 
 
-def voigt_fwhm_grad(lorentz_hz: NDArray, gauss2_hz2: NDArray) -> tuple[NDArray, NDArray, NDArray]:
-    """Voigt FWHM ``0.5346 L + sqrt(0.2166 L^2 + G^2)`` (Hz; Olivero & Longbothum 1977) from the
-    internal parameters ``L`` and ``G^2``, and its derivatives by them (the one by ``G^2`` taken at a
-    FWHM of at least 1 Hz, so that it stays finite at zero width)."""
-    lor = np.asarray(lorentz_hz, dtype=float)
-    s = np.sqrt(0.2166 * lor ** 2 + np.maximum(np.asarray(gauss2_hz2, dtype=float), 0.0))
-    return 0.5346 * lor + s, 0.5346 + 0.2166 * lor / np.maximum(s, 1e-12), 0.5 / np.maximum(s, 1.0)
+def voigt_fwhm_grad(lorentz_hz: Any, gauss2_hz2: Any, xp: Any = np) -> tuple[Any, Any, Any]:
+    """Voigt FWHM ``0.5346 L + sqrt(0.2166 L^2 + G^2)`` (Hz; Olivero & Longbothum 1977, 0.02 %
+    accurate) from the internal parameters ``L`` and ``G^2``, and its derivatives by them (the one
+    by ``G^2`` taken at a FWHM of at least 1 Hz, so that it stays finite at zero width). *xp*: the
+    array module (``numpy``, or ``jax.numpy`` in the JAX backend)."""
+    s = xp.sqrt(0.2166 * lorentz_hz ** 2 + xp.maximum(gauss2_hz2, 0.0))
+    return 0.5346 * lorentz_hz + s, 0.5346 + 0.2166 * lorentz_hz / xp.maximum(s, 1e-12), 0.5 / xp.maximum(s, 1.0)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
     import jax.numpy as jnp
     from jax import lax
 
+    from pmlmrs.fit._forward import voigt_fwhm_grad
+
     gauss_c = np.pi ** 2 / (4.0 * np.log(2.0))
     ftol = xtol = tol
     gtol = min(tol, 1e-8)
@@ -155,13 +157,8 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
                 return sol[0], jac
             kind, a, b, mean, w = sp
 
-            def voigt(blk):
-                lor, g2 = theta[blk + 1], jnp.maximum(theta[blk + 2], 0.0)
-                s = jnp.sqrt(0.2166 * lor ** 2 + g2)
-                return 0.5346 * lor + s, 0.5346 + 0.2166 * lor / jnp.maximum(s, 1e-12), 0.5 / jnp.maximum(s, 1.0)
-
-            va, dla, dga = voigt(a)
-            vb, dlb, dgb = voigt(b)
+            va, dla, dga = voigt_fwhm_grad(theta[a + 1], theta[a + 2], xp=jnp)
+            vb, dlb, dgb = voigt_fwhm_grad(theta[b + 1], theta[b + 2], xp=jnp)
             shift = kind == 0
             r_p = w * jnp.where(shift, theta[a] - theta[b], va - vb) - w * mean
             rows = jnp.arange(n_shape)

@@ -33,7 +33,7 @@ from pmlmrs.basis.basis import Basis, canonical_name
 from pmlmrs.basis.lipids import LIPID_MODELS, MM_NAMES, proton_area, simulate_components
 from pmlmrs.core import ProcessingStep, Spectrum, axes
 from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
-from pmlmrs.fit._forward import GAUSS_C, Grid, LineshapePrior, Problem, n_theta
+from pmlmrs.fit._forward import GAUSS_C, Grid, LineshapePrior, Problem, n_theta, voigt_fwhm_grad
 from pmlmrs.fit.baseline import baseline_design
 from pmlmrs.fit.options import FitOptions
 from pmlmrs.fit.result import FitResult
@@ -881,8 +881,7 @@ def _covariance(jac: NDArray, sigma: float) -> NDArray[np.float64]:
 
 def _voigt_fwhm(lorentz_hz: float, gauss_hz: float) -> float:
     """FWHM of a Voigt line (Olivero & Longbothum 1977 approximation, 0.02 % accurate)."""
-    fl, fg = float(lorentz_hz), float(gauss_hz)
-    return 0.5346 * fl + float(np.sqrt(0.2166 * fl ** 2 + fg ** 2))
+    return float(voigt_fwhm_grad(float(lorentz_hz), float(gauss_hz) ** 2)[0])
 
 
 # ------------------------------------------------------------------------------------------------

@@ -82,17 +82,30 @@ METABOLITE_PRIORS: tuple[tuple[str, str, float, float], ...] = (
 DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {"lipids_mm": ("Lip*", "MM*")}
 
 
-def _mean_sd(name: str, value: Any) -> tuple[float, float] | None:
-    """A ``(mean, sd)`` prior with sd > 0, or None for None/"none"."""
-    if value is None or value is False or (isinstance(value, str) and value == "none"):
-        return None
+def _is_none(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, str) and value == "none")
+
+
+def _sd(name: str, value: Any) -> float:
     try:
-        mean, sd = (float(v) for v in value)
+        sd = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name!r} must be (mean, sd) or 'none', got {value!r}") from None
+        raise ConfigError(f"{name!r}: the SD must be a number > 0 or 'none', got {value!r}") from None
     if not sd > 0:
         raise ConfigError(f"{name!r}: the SD must be > 0, got {sd}")
-    return (mean, sd)
+    return sd
+
+
+def _mean_sd(name: str, value: Any) -> tuple[float, float] | None:
+    """A ``(mean, sd)`` prior with sd > 0, or None for None/"none"."""
+    if _is_none(value):
+        return None
+    try:
+        mean, sd = value
+        mean = float(mean)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name!r} must be (mean, sd) or 'none', got {value!r}") from None
+    return (mean, _sd(name, sd))
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:
@@ -300,16 +313,7 @@ class FitOptions(Options):
             set_("baseline_smoothness", val)
         set_("lipid_width_prior_hz", _mean_sd("lipid_width_prior_hz", self.lipid_width_prior_hz))
         sp = self.lipid_shift_prior_ppm
-        if sp is None or sp is False or sp == "none":
-            set_("lipid_shift_prior_ppm", None)
-        else:
-            try:
-                sp = float(sp)
-            except (TypeError, ValueError):
-                raise ConfigError(f"'lipid_shift_prior_ppm' must be a number > 0 or 'none', got {sp!r}") from None
-            if not sp > 0:
-                raise ConfigError(f"'lipid_shift_prior_ppm' must be > 0, got {sp}")
-            set_("lipid_shift_prior_ppm", sp)
+        set_("lipid_shift_prior_ppm", None if _is_none(sp) else _sd("lipid_shift_prior_ppm", sp))
         if self.baseline_knot_spacing_ppm <= 0:
             raise ConfigError(f"'baseline_knot_spacing_ppm' must be > 0, got {self.baseline_knot_spacing_ppm}")
         if self.noise_ppm_range != "auto":
