@@ -144,8 +144,9 @@ class FitOptions(Options):
         Knot spacing of the spline baseline.
     baseline_smoothness : "auto" or float
         Penalty weight on second differences of the spline coefficients, relative to the spline
-        Gram matrix; "auto" chooses it by AIC (effective dimension of the baseline counted) from
-        ``baseline_smoothness_grid``.
+        Gram matrix; "auto" chooses it from ``baseline_smoothness_grid`` by QAIC: AIC with the
+        effective dimension of the baseline counted and any misfit beyond the noise taken as
+        overdispersion (see ``LinearCombinationModel._choose_lam``).
     baseline_smoothness_grid : sequence of float
     baseline_lipid_region : (float, float)
         Region (ppm) where the spline baseline is stiffer (lipid and MM lines at 0.9-1.4 ppm).
