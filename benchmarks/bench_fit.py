@@ -10,7 +10,8 @@ high-water marks do not leak between cases):
 
 - *CPU per spectrum*: ``time.process_time`` over ``fit_batch`` of the batch a second time, after a
   first pass that prepares the model and (JAX) compiles once per grid shape (timed and reported
-  on its own), BLAS limited to one thread (threadpoolctl), XLA to one thread. Target ≤ 25 ms.
+  on its own), the process pinned to one core, BLAS limited to one thread (threadpoolctl), XLA to
+  one thread. Target ≤ 25 ms.
 - *throughput*: spectra per wall-clock second of the same batch; NumPy also with ``workers=2``.
 - *outputs*: CPU time per spectrum of QC + the summary row, ``fit.json`` and ``report.html``.
 - *memory*: peak of traced allocations (tracemalloc: NumPy arrays and Python objects) and the
@@ -68,6 +69,11 @@ def measure(backend: str, n: int, workers: int = 1, memory: bool = False) -> dic
     import time
     import tracemalloc
 
+    if workers == 1 and hasattr(os, "sched_setaffinity"):
+        # one core, before JAX starts: XLA sizes its CPU thread pool by the cores it may use, and on
+        # more cores its idle workers spin, which process_time counts (JAX: 41 ms/spectrum unpinned
+        # on 2 cores, 34 ms pinned, at the same wall time)
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     from threadpoolctl import threadpool_limits
 
     from pmlmrs.fit import FitOptions, fit_batch
