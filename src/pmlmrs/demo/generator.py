@@ -53,7 +53,7 @@ DEMO_BASIS = "ismrm2016_press_3T_30ms"
 NAWM_CONCENTRATIONS: dict[str, float] = {
     "NAA": 8.0, "NAAG": 1.5, "Cr": 3.6, "PCr": 2.6, "GPC": 1.1, "PCho": 0.4, "Ins": 4.2,
     "Glu": 6.0, "Gln": 2.0, "GSH": 1.3, "Tau": 0.8, "Lac": 0.4, "GABA": 0.9, "Asp": 1.3, "sIns": 0.2,
-    "Glc": 0.8, "PE": 1.0, "Ala": 0.2, "Asc": 0.8, "Gly": 0.4, "Ace": 0.0, "Mac": 0.6,
+    "Glc": 0.8, "PE": 1.0, "Ala": 0.2, "Asc": 0.8, "Gly": 0.4, "Ace": 0.0, "Mac": 8.0,
 }
 #: NAWM lipid components (basis units; LCModel simulated components).
 NAWM_LIPIDS: dict[str, float] = {"Lip09": 0.5, "Lip13a": 0.7, "Lip13b": 0.5, "Lip20": 0.3}
