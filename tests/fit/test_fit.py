@@ -411,18 +411,20 @@ def test_baseline_does_not_make_lipids(basis, model):
     assert lip / combo(r, ["Cr", "PCr"]) < 0.15
 
 
-def test_lipid_rich_lesion_keeps_creatine(basis, model):
+@pytest.mark.parametrize(("mac", "tol"), [(8.24, 0.05), (0.62, 0.17)])
+def test_lipid_rich_lesion_keeps_creatine(basis, model, mac, tol):
     """A demo-like IRIS lesion (LCModel's two-width Gaussian lipids, Lip/tCr 14.5, 1024 points, NAA
-    SNR ~17): the lipid misfit (their shapes are not the fatty-acyl lines') must not pick the most
-    flexible baseline, which takes creatine's wings: over 24 noise draws the mean tCr error is -21 %
-    with plain AIC, -13 % with QAIC (the rest is the lipid misfit: -7 % at a fixed stiff baseline)."""
+    SNR ~17), mean tCr error over 24 noise draws. With the usual macromolecules (Mac/tCr 1.8) the
+    error is -1 %. With almost no macromolecule signal (Mac/tCr 0.14) the lipid misfit (their shapes are not the fatty-acyl lines') must not pick the most flexible baseline,
+    which takes creatine's wings: -21 % with plain AIC, -13 % with QAIC (the rest is the misfit:
+    -7 % at a fixed stiff baseline)."""
     import math
 
     from pmlmrs.core import Header
     from pmlmrs.demo.generator import _naa_height, simulate_voxel
 
     amps = {"NAA": 4.0, "NAAG": 0.85, "Cr": 2.37, "PCr": 2.13, "GPC": 1.65, "PCho": 0.64, "Ins": 5.96,
-            "Glu": 4.5, "Gln": 1.95, "GSH": 1.46, "Tau": 0.8, "Lac": 1.12, "Mac": 0.62,
+            "Glu": 4.5, "Gln": 1.95, "GSH": 1.46, "Tau": 0.8, "Lac": 1.12, "Mac": mac,
             "Lip09": 19.2, "Lip13a": 26.9, "Lip13b": 19.2, "Lip20": 11.5}
     n = 1024
     fid0 = simulate_voxel(basis, amps, n_points=n, lorentz_hz=3.2, gauss_hz=4.75, shift_hz=1.0, phase_deg=11.0)
@@ -435,7 +437,7 @@ def test_lipid_rich_lesion_keeps_creatine(basis, model):
         fid = fid0 + np.array([1, 1j]) @ rng.normal(0, sd / math.sqrt(2), (2, n))
         r = model.fit(Spectrum(fid, h))
         errs.append(combo(r, ["Cr", "PCr"]) / 4.5 - 1)
-    assert abs(np.mean(errs)) < 0.17
+    assert abs(np.mean(errs)) < tol
 
 
 def test_challenge_all_datasets(basis, challenge_dir):
