@@ -113,7 +113,7 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
         x, p, w, _ = lax.while_loop(outer_cond, outer_body, (x1, p1, h - g @ x1, 0))
         return jnp.maximum(x, 0.0), p
 
-    def make(fids, gidx, gm, t, idx, ppm_rel):
+    def make(fids, gm, t, idx, ppm_rel):
         fr, fi = fids.real, fids.imag
 
         def columns(theta):
@@ -121,7 +121,7 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
             mag = jnp.exp(-jnp.pi * p[:, 1:2] * t - gauss_c * p[:, 2:3] * t ** 2)
             ph = 2.0 * jnp.pi * p[:, 0:1] * t
             # (K, N) envelopes of the components by a product with the group matrix: a gather
-            # (env[gidx]) is fused into the product below and recomputes exp/cos/sin for every
+            # (env[group_index]) is fused into the product below and recomputes exp/cos/sin for every
             # component, 3x the cost of the whole column build on a CPU
             er, ei = gm.T @ (mag * jnp.cos(ph)), gm.T @ (mag * jnp.sin(ph))
             x = lax.complex(fr * er - fi * ei, fr * ei + fi * er)
@@ -256,8 +256,8 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
 
         return fit_one
 
-    def batched(fids, gidx, gm, t, idx, ppm_rel, theta0, y, q, prior, lo, hi, free, sp):
-        fit_one = make(fids, gidx, gm, t, idx, ppm_rel)
+    def batched(fids, gm, t, idx, ppm_rel, theta0, y, q, prior, lo, hi, free, sp):
+        fit_one = make(fids, gm, t, idx, ppm_rel)
         return jax.vmap(fit_one)(theta0, y, q, prior, lo, hi, free, sp)
 
     fn = jax.jit(batched)
@@ -323,7 +323,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
         priors = np.array([p.prior for p in problems]).reshape(len(ok), n_prior, grid.n_components)
         gm = np.zeros((grid.n_groups, grid.n_components))
         gm[grid.group_index, np.arange(grid.n_components)] = 1.0
-        consts = (jnp.asarray(grid.fids), jnp.asarray(grid.group_index), jnp.asarray(gm), jnp.asarray(grid.t),
+        consts = (jnp.asarray(grid.fids), jnp.asarray(gm), jnp.asarray(grid.t),
                   jnp.asarray(grid.idx), jnp.asarray(grid.ppm - grid.pivot_ppm))
         free = np.tile(prep.free, (len(ok), 1))
         ys = np.array([p.y for p in problems])
