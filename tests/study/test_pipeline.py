@@ -54,6 +54,8 @@ def test_end_to_end_outputs(cohort, tmp_path):
 
     vox = read_tsv(out / "group" / "voxels.tsv")
     assert list(vox.columns[:6]) == VOXEL_KEY_COLUMNS + ["spectrum"]
+    header = (out / "group" / "voxels.tsv").read_text().split("\n", 1)[0].split("\t")
+    assert len(header) == len(set(header)) and header[-1] == "water_scaled"
     for col in RATIOS + ["tNAA", "tCr", "tCho", "NAA", "NAA_crlb", "snr", "fwhm_ppm", "fit_quality", "qc_pass",
                          "error"]:
         assert col in vox.columns, col

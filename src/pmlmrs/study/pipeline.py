@@ -708,9 +708,9 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
 
     from pmlmrs.quant import summary_columns
 
-    summary_cols = summary_columns([r for r in voxels_rows]) if voxels_rows else summary_columns([])
-    # water_scaled: amplitudes in mM (true) or basis units (false, no usable _mrsref); never mix them.
-    vcols = VOXEL_KEY_COLUMNS + [c for c in summary_cols if c not in VOXEL_KEY_COLUMNS] + ["water_scaled"]
+    # water_scaled (last): amplitudes in mM (true) or basis units (false, no usable _mrsref); never mix them.
+    vcols = VOXEL_KEY_COLUMNS + [c for c in summary_columns(voxels_rows)
+                                 if c not in VOXEL_KEY_COLUMNS and c != "water_scaled"] + ["water_scaled"]
     group = out / "group"
     if level in ("group", "all"):
         group.mkdir(parents=True, exist_ok=True)
