@@ -352,6 +352,16 @@ def test_jax_matches_numpy(basis):
         assert b.n_iterations <= 2 * a.n_iterations + 5
 
 
+@pytest.mark.jax
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")
+def test_jax_single_fit_cuts_edge_artefact(basis, challenge_dir):
+    """``fit()`` with the JAX backend lowers the window edge for challenge data set 24, as the
+    NumPy backend and the batch path do."""
+    s = _challenge(challenge_dir, 24)[0]
+    r = LinearCombinationModel(basis, FitOptions(backend="jax")).fit(s)
+    assert r.params["edge_artefact_excluded_ppm"] == [3.9, 4.2]
+
+
 # ---- grids and processes -----------------------------------------------------------------------
 def test_data_on_another_grid(basis):
     """Data with 4096 points at 2000 Hz: the basis is matched to the grid; truth still recovered."""

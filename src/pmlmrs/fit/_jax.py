@@ -266,7 +266,8 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
 
 
 def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
-    """Fit spectra with the JAX backend; exceptions in *spectra* are passed through in their slots."""
+    """Fit checked spectra (see ``LinearCombinationModel._fit_many_jax``) with the JAX backend; a
+    spectrum that cannot be fitted gives its FitError in its slot."""
     from pmlmrs.fit._forward import Problem
     from pmlmrs.fit.model import _grid_key, estimate_noise_sd
 
@@ -277,8 +278,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
     out: list[Any] = list(spectra)
     by_grid: dict[tuple, list[int]] = {}
     for i, s in enumerate(spectra):
-        if not isinstance(s, Exception):
-            by_grid.setdefault(_grid_key(s), []).append(i)
+        by_grid.setdefault(_grid_key(s), []).append(i)
     for key, members in by_grid.items():
         t_start = time.perf_counter()
         try:

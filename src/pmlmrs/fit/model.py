@@ -557,14 +557,17 @@ class LinearCombinationModel:
         """
         t_start = time.perf_counter()
         spectrum = _check_spectrum(spectrum)
-        if self.options.backend == "jax":
-            out = self._fit_many_jax([spectrum])[0]
-            if isinstance(out, Exception):
-                raise out
-            return out
         cut = self._edge_artefact_cut(spectrum)
         if cut is not None:
             return self._fit_cut(spectrum, cut)
+        if self.options.backend == "jax":
+            from pmlmrs.fit._jax import fit_many_jax
+
+            with _single_thread():
+                out = fit_many_jax(self, [spectrum])[0]
+            if isinstance(out, Exception):
+                raise out
+            return out
         with _single_thread():
             prep = self.prepare(spectrum)
             theta, info = self._fit_theta(prep, spectrum)
@@ -812,27 +815,7 @@ class LinearCombinationModel:
     def fit_many(self, spectra: Sequence[Spectrum]) -> list[FitResult | Exception]:
         """Fit many spectra; a spectrum that cannot be fitted gives its exception in its slot."""
         if self.options.backend == "jax":
-            checked: list[Any] = []
-            cuts: dict[int, float] = {}
-            for i, s in enumerate(spectra):
-                try:
-                    checked.append(_check_spectrum(s))
-                    cut = self._edge_artefact_cut(checked[-1])
-                    if cut is not None:
-                        cuts[i] = cut
-                except Exception as exc:  # noqa: BLE001 - reported in the slot
-                    checked.append(exc)
-            main = [i for i in range(len(checked)) if i not in cuts]
-            res_main = self._fit_many_jax([checked[i] for i in main]) if main else []
-            out_j: list[Any] = [None] * len(checked)
-            for i, r in zip(main, res_main):
-                out_j[i] = r
-            for i, cut in cuts.items():        # spectra with an edge artefact: narrower window, own model
-                try:
-                    out_j[i] = self._fit_cut(checked[i], cut)
-                except Exception as exc:  # noqa: BLE001 - reported in the slot
-                    out_j[i] = exc
-            return out_j
+            return self._fit_many_jax(spectra)
         with _single_thread():
             return self._fit_many_numpy(spectra)
 
@@ -842,23 +825,44 @@ class LinearCombinationModel:
             try:
                 out.append(self.fit(s))
             except Exception as exc:  # noqa: BLE001 - one bad spectrum must not stop the batch
-                if not isinstance(exc, FitError):
-                    wrapped = FitError(f"{getattr(s, 'source', None) or 'spectrum'}: {exc}")
-                    wrapped.__cause__ = exc
-                    exc = wrapped
-                logger.warning("%s", exc)
-                out.append(exc)
+                out.append(_slot_error(s, exc))
         return out
 
     def _fit_many_jax(self, spectra: Sequence[Any]) -> list[FitResult | Exception]:
-        """JAX path in chunks of :data:`JAX_CHUNK` spectra, so memory stays bounded for large batches."""
+        """JAX path: checks and the edge-artefact cut per spectrum (a spectrum with a cut is fitted
+        by its narrower-window model), the rest in chunks of :data:`JAX_CHUNK` spectra, so memory
+        stays bounded for large batches."""
         from pmlmrs.fit._jax import fit_many_jax
 
-        out: list[FitResult | Exception] = []
+        out: list[Any] = [None] * len(spectra)
+        main: dict[int, Spectrum] = {}
+        for i, s in enumerate(spectra):
+            try:
+                checked = _check_spectrum(s)
+                cut = self._edge_artefact_cut(checked)
+                if cut is None:
+                    main[i] = checked
+                else:
+                    out[i] = self._fit_cut(checked, cut)
+            except Exception as exc:  # noqa: BLE001 - reported in the slot
+                out[i] = _slot_error(s, exc)
+        rows = list(main)
         with _single_thread():
-            for i in range(0, len(spectra), JAX_CHUNK):
-                out.extend(fit_many_jax(self, spectra[i:i + JAX_CHUNK]))
+            for k in range(0, len(rows), JAX_CHUNK):
+                chunk = rows[k:k + JAX_CHUNK]
+                for i, r in zip(chunk, fit_many_jax(self, [main[i] for i in chunk])):
+                    out[i] = r
         return out
+
+
+def _slot_error(spectrum: Any, exc: Exception) -> FitError:
+    """*exc* as the FitError reported in a batch slot (logged; other exceptions wrapped, file named)."""
+    if not isinstance(exc, FitError):
+        wrapped = FitError(f"{getattr(spectrum, 'source', None) or 'spectrum'}: {exc}")
+        wrapped.__cause__ = exc
+        exc = wrapped
+    logger.warning("%s", exc)
+    return exc
 
 
 #: Spectra per jitted JAX call: bounds the batch intermediates (about 1 MB per spectrum on 2048 points).
