@@ -47,8 +47,8 @@ def test_ratio_errors(run):
 def test_lipid_linearity(run):
     """Fitted Lip/tCr is close to linear in the planted level (lipid shapes not in the model).
 
-    Measured on these 30 spectra: slope 0.90, R^2 0.982, NAWM median error 0.15 (600 spectra over
-    three seeds: R^2 0.970-0.977, slope 0.87-0.90; with LCModel's Gaussian lipids 0.84-0.95 and ~0.7). The rest of the scatter is mostly baseline humps
+    Measured on these 30 spectra: slope 0.96, R^2 0.982, NAWM median error 0.14 (600 spectra over
+    three seeds: R^2 0.972-0.979, slope 0.93-0.97). The rest of the scatter is mostly baseline humps
     and the macromolecule spectrum taking part of the lipid wings."""
     _, _, _, res = run
     lp = res["summary"]["lip"]

@@ -195,7 +195,7 @@ class FitOptions(Options):
         into a second baseline and reports false lipid (Lorentzian bound 45 Hz: R^2 0.89-0.93 on the
         lesion suite). The Gaussian bound of 25 Hz lets the lines take Gaussian lipid shapes: on
         LCModel-shaped lipids the fitted Lip/tCr has slope 1.00 (R^2 0.993; 1.30 with a 10 Hz bound),
-        on the Lorentzian lipids of the lesion suite 0.88-0.90. The lipid group starts at half the
+        on the Lorentzian lipids of the lesion suite 0.93-0.97. The lipid group starts at half the
         Lorentzian bound.
     lipid_width_prior_hz : (float, float) or "none"
         Gaussian prior ``(mean, sd)`` on the Voigt FWHM of each lipid group minus that of the
