@@ -144,7 +144,7 @@ class Grid:
         """QR factors of the baseline block (cached per lam)."""
         key = round(float(lam), 12)
         if key not in self._q_cache:
-            blk = self._baseline_block(lam)
+            blk = self.baseline_block(lam)
             if blk.shape[1] == 0:
                 self._q_cache[key] = (np.zeros((blk.shape[0], 0)), np.zeros((0, 0)))
             else:
@@ -308,7 +308,7 @@ class Problem:
         self.grid = grid
         self.y = np.asarray(y_window, dtype=np.complex128)
         self._cols_theta = None
-        self._theta = None
+        self._theta_key: bytes | None = None
         self._xbuf: NDArray | None = None
         self._red: tuple | None = None
         gm = np.zeros((grid.n_groups, grid.n_components))
@@ -324,7 +324,7 @@ class Problem:
         self.n_prior = int(self.prior.shape[0])
         self.n_extra = self.n_pen + self.n_prior
         self.Q = np.vstack([q, np.zeros((self.n_prior, q.shape[1]))]) if self.n_prior else q
-        self._theta = None
+        self._theta_key = None
         self._red = None
 
     def set_prior(self, prior: NDArray[np.float64]) -> None:
@@ -411,7 +411,7 @@ class Problem:
         """Solve the linear sub-problem at *theta* (cached)."""
         theta = np.array(theta, dtype=float)
         key = theta.tobytes()
-        if self._theta is not None and key == self._theta_key:
+        if key == self._theta_key:
             return
         self.columns(theta)
         a_p = self._projected_columns()
@@ -419,7 +419,7 @@ class Problem:
         b_aug = _stack(yphi, self.n_extra)
         b_p = self._proj(b_aug)
         amps = self._nnls(a_p, b_p)
-        self._theta, self._theta_key = theta, key
+        self._theta_key = key
         self.yphi, self.b_aug, self.b_p = yphi, b_aug, b_p
         self.amps = amps
         self.r = b_p - a_p @ amps
@@ -482,11 +482,8 @@ class Problem:
         dm = self._proj(self.dmodel(theta))
         free = self.amps > 0
         if np.any(free):
-            a_p = self.a_p
-            if self._red is not None and getattr(self, "_gram", None) is not None:
-                gram = self._gram[np.ix_(free, free)]    # Gram of the projected columns, computed once
-            else:
-                gram = a_p[:, free].T @ a_p[:, free]
+            self._reduction()                              # caches the Gram matrix of the projected columns
+            a_p, gram = self.a_p, self._gram[np.ix_(free, free)]
             c, info = dpotrf(gram, lower=1, clean=1, overwrite_a=0)
             if info == 0:
                 zf, info = dpotrs(c, (a_p.T @ dm)[free], lower=1)
@@ -503,8 +500,6 @@ class Problem:
         if q.shape[1] == 0:
             return np.zeros(0)
         rhs = (self.b_aug - self.a_aug @ self.amps)[:q.shape[0]]
-        from scipy.linalg import solve_triangular
-
         return solve_triangular(r, q.T @ rhs)
 
     def full_jacobian(self, theta: NDArray, free_theta: NDArray[np.bool_]) -> NDArray[np.float64]:
