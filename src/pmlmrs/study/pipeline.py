@@ -39,6 +39,7 @@ from typing import Any
 
 from pmlmrs._logging import logger
 from pmlmrs.errors import StudyError, WriteError, check_option
+from pmlmrs.quant.outputs import file_sha256
 from pmlmrs.study.bids import ExamInput, Study, VoxelInput, discover
 from pmlmrs.study.clinical import Problem
 from pmlmrs.study.stages import StageOptions, assign_stage
@@ -101,21 +102,15 @@ class RunResult:
 # ------------------------------------------------------------------------------------------------
 # settings and hashing
 # ------------------------------------------------------------------------------------------------
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _sha256_tree(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (relative names and contents; caches skipped)."""
     if path.is_file():
-        return _sha256_file(path)
+        return file_sha256(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+    for f in sorted(p for p in path.rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"):
         h.update(str(f.relative_to(path)).encode())
-        h.update(_sha256_file(f).encode())
+        h.update(file_sha256(f).encode())
     return h.hexdigest()
 
 
@@ -129,10 +124,8 @@ def engine_sha256() -> str:
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for pkg in _ENGINE_PACKAGES + ("data",):
-        for f in sorted((root / pkg).rglob("*")):
-            if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
-                h.update(str(f.relative_to(root)).encode())
-                h.update(_sha256_file(f).encode())
+        h.update(pkg.encode())
+        h.update(_sha256_tree(root / pkg).encode())
     return h.hexdigest()
 
 
@@ -565,7 +558,7 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems))
     hashes: dict[str, tuple[str, str | None]] = {}
     for v in study.voxels:
-        hashes[v.key] = (_sha256_file(v.path), None if v.ref_path is None else _sha256_file(v.ref_path))
+        hashes[v.key] = (file_sha256(v.path), None if v.ref_path is None else file_sha256(v.ref_path))
     inputs = {"bids_dir": str(bids.resolve()), "n_exams": len(study.exams),
               "files": {k: {"svs": a, "ref": b} for k, (a, b) in hashes.items()}}
     run_id = db.start_run(level=level, bids_dir=str(bids.resolve()), out_dir=str(out.resolve()),
