@@ -23,6 +23,15 @@ def _digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def test_raw_every_exam(tmp_path):
+    """``raw_every=1``: every voxel is stored as coil x dyn transients."""
+    import pandas as pd
+
+    make_demo_cohort(tmp_path / "bids", n_patients=2, n_points=256, raw_every=1, coils=2, dyns=2)
+    truth = pd.read_csv(tmp_path / "bids" / "demo_truth.tsv", sep="\t")
+    assert truth["raw"].all()
+
+
 def test_same_seed_same_files(tmp_path):
     a = make_demo_cohort(tmp_path / "a", n_patients=2, n_points=256)
     b = make_demo_cohort(tmp_path / "b", n_patients=2, n_points=256)

@@ -342,7 +342,7 @@ def make_demo_cohort(out_dir: str | Path, *, seed: int = 20170454, n_patients: i
                        "SequenceName": "PRESS", "WaterSuppressed": True}
                 hdr = Header(f0, dwell, echo_time=te, repetition_time=2.0, field_strength=None,
                              ppm_reference=basis.ppm_reference, geometry=geom, acquisition=acq)
-                raw = raw_every > 0 and (n_exams % raw_every == 1)
+                raw = raw_every > 0 and n_exams % raw_every == 1 % raw_every
                 if raw:
                     sens = rng.uniform(0.4, 1.0, coils) * np.exp(1j * rng.uniform(-np.pi, np.pi, coils))
                     drift = np.linspace(0, float(rng.uniform(2.0, 5.0)), dyns) + rng.normal(0, 0.4, dyns)
