@@ -49,10 +49,11 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
     from jax import lax
 
     from pmlmrs.fit._forward import voigt_fwhm_grad
+    from pmlmrs.fit._optimize import gradient_tolerance
 
     gauss_c = np.pi ** 2 / (4.0 * np.log(2.0))
     ftol = xtol = tol
-    gtol = min(tol, 1e-8)
+    gtol = gradient_tolerance(tol)
 
     n_extra = n_pen + n_prior
 

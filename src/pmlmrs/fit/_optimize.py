@@ -85,6 +85,11 @@ class LMResult:
         return self.status > 0
 
 
+def gradient_tolerance(tol: float) -> float:
+    """The gradient test's tolerance for a cost/step tolerance *tol* (NumPy and JAX LM alike)."""
+    return min(tol, 1e-8)
+
+
 def _solve_spd(a: NDArray, b: NDArray) -> NDArray | None:
     """``a^-1 b`` for a small symmetric positive definite *a* (Cholesky); None if not SPD."""
     c, info = dpotrf(a, lower=0, clean=0)

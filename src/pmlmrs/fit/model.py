@@ -529,12 +529,12 @@ class LinearCombinationModel:
             j = problem.jacobian(th)[:, free]
             return np.vstack([j, prior.residual_jacobian(th)[1][:, free]]) if use_prior else j
 
+        from pmlmrs.fit._optimize import gradient_tolerance, least_squares_lm
+
         tol = self.options.tolerance
-        gtol = min(tol, 1e-8)
+        gtol = gradient_tolerance(tol)
         if self.options.optimizer == "lm":
             # bounded Levenberg-Marquardt (pmlmrs.fit._optimize): may start and end on a bound
-            from pmlmrs.fit._optimize import least_squares_lm
-
             res = least_squares_lm(residual, jacobian, theta0[free], lo[free], hi[free],
                                    ftol=tol, xtol=tol, gtol=gtol, max_nfev=max_nfev)
             return expand(res.x), res

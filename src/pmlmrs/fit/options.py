@@ -347,9 +347,7 @@ class FitOptions(Options):
                 f"'ratio_priors' must be 'auto', 'lcmodel' or a list of (num, den, ratio, sd), got {self.ratio_priors!r}")
         else:
             set_("ratio_priors", _parse_priors(self.ratio_priors, "ratio prior"))
-        mp = self.metabolite_priors
-        if mp is None or mp is False:
-            mp = "none"
+        mp = "none" if _is_none(self.metabolite_priors) else self.metabolite_priors
         if isinstance(mp, str):
             set_("metabolite_priors", check_option("metabolite_priors", mp, ("auto", "lcmodel", "none")))
         else:
