@@ -28,6 +28,18 @@ def test_gheuens_rule_logic():
     assert flag is None and "not evaluable" in text
 
 
+def test_gheuens_rule_states_the_uncertainty():
+    # 1.71 ± 0.15: the threshold lies within 2 SD; the flag still follows the published rule
+    flag, text = gheuens_rule(1.71, True, sd=0.15)
+    assert flag is True
+    assert text == "Lip13/tCr 1.71 ± 0.15 (within 2 SD of 1.5) > 1.5 with enhancement (Gheuens 2012 rule)"
+    flag, text = gheuens_rule(2.31, True, sd=0.15)
+    assert flag is True and text == "Lip13/tCr 2.31 ± 0.15 > 1.5 with enhancement (Gheuens 2012 rule)"
+    flag, text = gheuens_rule(1.3, None, sd=0.15)
+    assert flag is False and text == "Lip13/tCr 1.30 ± 0.15 (within 2 SD of 1.5) ≤ 1.5 (Gheuens 2012 rule)"
+    assert gheuens_rule(2.31, True, sd=float("nan"))[1] == gheuens_rule(2.31, True)[1]
+
+
 def test_auc_is_mann_whitney():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 50)
@@ -133,3 +145,19 @@ def test_change_feature_uses_crlbs():
     assert f["z_change_tCho_tCr"].tolist() == pytest.approx([0.0, 0.0])
     assert f["previous_session"].tolist() == ["", "s0"]
     assert f["log_Lip_tCr_quotient"].tolist() == pytest.approx([np.log(5.0), np.log(8.0)])
+
+
+def test_ratio_sd_column_wins_over_crlbs():
+    # voxels.tsv carries R_sd from the fit covariance; the CRLB propagation (which ignores the
+    # covariance) is only the fallback, per voxel
+    rows = []
+    for k, (lip, sd) in enumerate([(1.0, 0.05), (1.6, float("nan"))]):
+        for voi in ("lesion", "nawm"):
+            rows.append({"participant_id": "p", "session_id": f"s{k}", "voi": voi, "stage": "pre_iris",
+                         "days_since_pml_onset": 10.0 + 30 * k, "Lip_tCr": lip if voi == "lesion" else 0.2,
+                         "Lip_tCr_sd": sd, "tCho_tCr": 0.6, "Lip_crlb": 10.0, "tCr_crlb": 0.0, "tCho_crlb": 5.0})
+    f = iris_features(pd.DataFrame(rows))
+    assert f["z_change_Lip_tCr"].tolist() == pytest.approx([0.0, 0.6 / np.hypot(0.05, 0.16)])
+    assert f["gheuens_lipid_sd"].isna().all()           # Lip13 is not in these rows
+    iris, _ = score_exams(pd.DataFrame(rows), options=StatsOptions(gheuens_lipid="Lip"))
+    assert iris["reason"].tolist()[0].startswith("Lip/tCr 1.00 ± 0.05 ≤ 1.5")

@@ -106,18 +106,24 @@ def prepare_voxels(voxels: pd.DataFrame, options: StatsOptions) -> pd.DataFrame:
 
 
 def _ratio_sd(v: pd.DataFrame, ratio: str) -> pd.Series:
-    """Absolute SD of a ratio from the relative CRLBs (%) of numerator and denominator.
+    """Absolute SD of a ratio: the ``R_sd`` column of voxels.tsv (from the fit covariance), else the
+    relative CRLBs (%) of numerator and denominator.
 
-    ``sd = R · sqrt((crlb_A/100)² + (crlb_B/100)²)`` — first-order error propagation ignoring the
-    covariance of the two amplitudes. NaN when a CRLB column is absent.
+    The fallback ``sd = R · sqrt((crlb_A/100)² + (crlb_B/100)²)`` is first-order error propagation
+    ignoring the covariance of the two amplitudes. NaN where neither is available.
     """
     num, den = ratio_parts(ratio)
     ca, cb = f"{num}_crlb", f"{den}_crlb"
-    if ratio not in v.columns or ca not in v.columns or cb not in v.columns:
+    if ratio not in v.columns:
         return pd.Series(np.nan, index=v.index)
-    a = pd.to_numeric(v[ca], errors="coerce") / 100.0
-    b = pd.to_numeric(v[cb], errors="coerce") / 100.0
-    return v[ratio].abs() * np.sqrt(a**2 + b**2)
+    fallback = pd.Series(np.nan, index=v.index)
+    if ca in v.columns and cb in v.columns:
+        a = pd.to_numeric(v[ca], errors="coerce") / 100.0
+        b = pd.to_numeric(v[cb], errors="coerce") / 100.0
+        fallback = v[ratio].abs() * np.sqrt(a**2 + b**2)
+    if f"{ratio}_sd" in v.columns:
+        return pd.to_numeric(v[f"{ratio}_sd"], errors="coerce").fillna(fallback)
+    return fallback
 
 
 def lesion_nawm_table(voxels: pd.DataFrame, options: StatsOptions | None = None) -> pd.DataFrame:

@@ -64,7 +64,7 @@ _INTERCEPT_PENALTY = 1e-3
 
 
 def gheuens_rule(lip_tcr: float, enhancing: bool | None, threshold: float = 1.5,
-                 label: str = "Lip13/tCr") -> tuple[bool | None, str]:
+                 label: str = "Lip13/tCr", sd: float | None = None) -> tuple[bool | None, str]:
     """The Gheuens 2012 advisory rule for one lesion voxel.
 
     Parameters
@@ -77,6 +77,11 @@ def gheuens_rule(lip_tcr: float, enhancing: bool | None, threshold: float = 1.5,
         1.5 in the source.
     label : str
         Name of the lipid measure, for the message.
+    sd : float, optional
+        SD of the lipid ratio from the CRLBs. When given, the message states it ("2.31 ± 0.12") and
+        marks a value within 2 SD of the threshold ("within 2 SD of 1.5"): the flag itself follows
+        the rule as published. The CRLB is a lower bound; on the project's lesion suite the spread
+        of Lip/tCr errors is 1.4-2.2 times the CRLB (2.2 with irregular baselines).
 
     Returns
     -------
@@ -92,12 +97,17 @@ def gheuens_rule(lip_tcr: float, enhancing: bool | None, threshold: float = 1.5,
         return None, f"{label} unavailable, Gheuens 2012 rule not evaluable"
     above = lip_tcr > threshold
     cmp = ">" if above else "≤"
+    value = f"{label} {lip_tcr:.2f}"
+    if sd is not None and np.isfinite(sd):
+        value += f" ± {sd:.2f}"
+        if abs(lip_tcr - threshold) <= 2.0 * sd:
+            cmp = f"(within 2 SD of {threshold:g}) {cmp}"
     if enhancing is None or enhancing is pd.NA:
         if above:
-            return None, f"{label} {lip_tcr:.2f} > {threshold:g}, enhancement unknown {src}: not evaluable"
-        return False, f"{label} {lip_tcr:.2f} ≤ {threshold:g} {src}"
+            return None, f"{value} {cmp} {threshold:g}, enhancement unknown {src}: not evaluable"
+        return False, f"{value} {cmp} {threshold:g} {src}"
     enh = "with enhancement" if enhancing else "without enhancement"
-    return bool(above and enhancing), f"{label} {lip_tcr:.2f} {cmp} {threshold:g} {enh} {src}"
+    return bool(above and enhancing), f"{value} {cmp} {threshold:g} {enh} {src}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +144,8 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
     -------
     DataFrame
         ``participant_id, session_id, stage, days_since_pml_onset, lesion_enhancing, gheuens_lipid``
-        (lesion Lip13_tCr or Lip_tCr per ``options.gheuens_lipid``), ``Lip_tCr_lesion,
+        (lesion Lip13_tCr or Lip_tCr per ``options.gheuens_lipid``), ``gheuens_lipid_sd`` (its SD
+        from the CRLBs), ``Lip_tCr_lesion,
         tCho_tCr_lesion, Lip_tCr_quotient, tCho_tCr_quotient``, the :data:`FEATURES`,
         ``previous_session``, ``label`` (1 = IRIS, 0 = another assigned stage, NaN = unassigned).
 
@@ -166,6 +177,7 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
 
     out = ex[KEYS + ["stage", "days_since_pml_onset", "lesion_enhancing"]].copy()
     out["gheuens_lipid"] = ex[f"{opts.gheuens_column}_lesion"]
+    out["gheuens_lipid_sd"] = ex[f"{opts.gheuens_column}_lesion_sd"]
     for r in ("Lip_tCr", "tCho_tCr"):
         out[f"{r}_lesion"] = ex[f"{r}_lesion"]
         out[f"{r}_quotient"] = ex[f"{r}_quotient"]
@@ -455,7 +467,8 @@ def score_exams(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
     for i, r in enumerate(feat.itertuples(index=False)):
         enh = r.lesion_enhancing
         enh = None if enh is pd.NA or enh is None else bool(enh)
-        g_flag, g_text = gheuens_rule(float(r.gheuens_lipid), enh, opts.gheuens_threshold, label)
+        g_flag, g_text = gheuens_rule(float(r.gheuens_lipid), enh, opts.gheuens_threshold, label,
+                                      float(r.gheuens_lipid_sd))
         g_flags.append(g_flag)
         s = scores[i]
         if np.isfinite(s):
