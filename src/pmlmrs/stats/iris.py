@@ -81,7 +81,7 @@ def gheuens_rule(lip_tcr: float, enhancing: bool | None, threshold: float = 1.5,
         SD of the lipid ratio from the CRLBs. When given, the message states it ("2.31 ± 0.12") and
         marks a value within 2 SD of the threshold ("within 2 SD of 1.5"): the flag itself follows
         the rule as published. The CRLB is a lower bound; on the project's lesion suite the spread
-        of Lip/tCr errors is 1.4-2.2 times the CRLB (2.2 with irregular baselines).
+        of lesion Lip/tCr errors (SD of error / SD) is 1.4-1.6, and 2.2-2.8 with baseline humps.
 
     Returns
     -------
