@@ -109,6 +109,30 @@ def test_replace_voxel_is_atomic(db_url):
         db.dispose()
 
 
+def test_voxels_by_key_and_delete_missing(db_url):
+    from sqlalchemy import event
+
+    db = open_database(db_url)
+    try:
+        with db.session() as s:
+            e = db.upsert_exam(s, db.upsert_patient(s, {"participant_id": "sub-01"}), {"session_id": "ses-01"})
+            _voxel(db, s, e, 8.0)
+        statements = []
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        with db.session() as s:
+            by_key = db.voxels_by_key(s)
+            assert list(by_key) == [("sub-01", "ses-01", "lesion")]
+            v = by_key[("sub-01", "ses-01", "lesion")]
+            assert v is db.find_voxel(s, "sub-01", "ses-01", "lesion")
+            n = len(statements)
+            assert db.summary_row(v)["NAA"] == 8.0 and len(statements) == n  # summary loaded up front
+            assert db.delete_missing(s, {("sub-01", "ses-01", "lesion")}) == 0
+            assert db.delete_missing(s, set()) == 1
+        assert db.counts()["voxel"] == 0 and db.counts()["fit_measure"] == 0
+    finally:
+        db.dispose()
+
+
 def test_upsert_patient_is_idempotent(db_url):
     db = open_database(db_url)
     try:

@@ -109,6 +109,24 @@ def test_missing_dates_leave_exam_unassigned_for_review():
     assert "pml_onset used" in assign_stage(dt.date(2014, 3, 1), p).rule
 
 
+def test_invalid_patient_dates_leave_exam_unassigned_unless_explicit(tmp_path):
+    """The pipeline's rule lives in assign_stage: flagged dates (read_participants) skip rules 2-4."""
+    from pmlmrs.study.clinical import read_participants
+
+    tsv = tmp_path / "participants.tsv"
+    tsv.write_text("participant_id\tpml_onset\tpml_diagnosis\tiris_onset\tiris_end\n"
+                   "sub-01\t2014-01-10\t2014-02-01\t2014-03-15\t2000-01-01\n", encoding="utf-8")
+    patient = read_participants(tsv).iloc[0].to_dict()
+    assert patient["_date_flags"]
+    a = assign_stage("2014-04-01", patient)  # iris by rule 2 if the dates were trusted
+    assert a.stage == "unassigned" and a.review
+    assert a.rule.startswith("patient dates invalid or inconsistent, stage rules not applied: ")
+    assert patient["_date_flags"][0] in a.rule
+    assert a.inputs == assign_stage("2014-04-01", dict(patient, _date_flags=[])).inputs
+    b = assign_stage("2014-04-01", patient, explicit="iris")
+    assert b.stage == "iris" and not b.review
+
+
 def test_inputs_are_json_friendly():
     import json
 

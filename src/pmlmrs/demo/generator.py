@@ -27,7 +27,6 @@ import datetime as _dt
 import json
 import math
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,13 +176,6 @@ def _days(d: _dt.date, n: int) -> _dt.date:
     return d + _dt.timedelta(days=int(n))
 
 
-def _write_tsv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    from pmlmrs.quant.outputs import tsv_cell
-
-    lines = ["\t".join(columns)] + ["\t".join(tsv_cell(r.get(c)) for c in columns) for r in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def _exam_date(stage: str, p: dict[str, Any], rng: np.random.Generator) -> _dt.date:
     onset, diag, ion, iend = p["pml_onset"], p["pml_diagnosis"], p["iris_onset"], p["iris_end"]
     month = 365.25 / 12
@@ -233,6 +225,7 @@ def make_demo_cohort(out_dir: str | Path, *, seed: int = 20170454, n_patients: i
     """
     from pmlmrs.core import Geometry, Header, ProcessingStep, Spectrum
     from pmlmrs.io import save
+    from pmlmrs.quant.outputs import write_tsv
     from pmlmrs.quant.water import QuantOptions, concentration_scale
 
     if not 1 <= n_patients <= len(SCHEDULE):
@@ -389,10 +382,10 @@ def make_demo_cohort(out_dir: str | Path, *, seed: int = 20170454, n_patients: i
         cols = ["session_id", "acq_time", "kps", "edss", "lesion_enhancing"]
         if k in _EXPLICIT:
             cols.append("stage")
-        _write_tsv(sub / f"{pid}_sessions.tsv", sessions, cols)
-    _write_tsv(out / "participants.tsv", participants,
-               ["participant_id", "sex", "age", "pml_onset", "pml_diagnosis", "natalizumab_stop", "iris_onset",
-                "iris_end", "kps_pre", "edss_pre"])
+        write_tsv(sub / f"{pid}_sessions.tsv", sessions, cols)
+    write_tsv(out / "participants.tsv", participants,
+              ["participant_id", "sex", "age", "pml_onset", "pml_diagnosis", "natalizumab_stop", "iris_onset",
+               "iris_end", "kps_pre", "edss_pre"])
     (out / "participants.json").write_text(json.dumps({
         "pml_onset": {"Description": "date of the first PML symptoms (ISO 8601)"},
         "pml_diagnosis": {"Description": "date PML was diagnosed (ISO 8601)"},
@@ -403,5 +396,5 @@ def make_demo_cohort(out_dir: str | Path, *, seed: int = 20170454, n_patients: i
         "edss_pre": {"Description": "EDSS about one year before PML (0-10, steps of 0.5)"},
     }, indent=2) + "\n", encoding="utf-8")
     tcols = list(dict.fromkeys(k for r in truth for k in r))
-    _write_tsv(out / "demo_truth.tsv", truth, tcols)
+    write_tsv(out / "demo_truth.tsv", truth, tcols)
     return DemoCohort(out, n_patients, n_exams, n_voxels, n_raw, out / "demo_truth.tsv")

@@ -165,6 +165,20 @@ def tsv_cell(v: Any, *, empty: str = "") -> str:
     return " ".join(str(v).replace("\t", " ").split()) or empty
 
 
+def write_tsv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *,
+              empty: str = "") -> Path:
+    """Write a table: a header line of *columns*, then one line per row, each cell by :func:`tsv_cell`
+    (*empty* for empty strings). The folder is created; the file is written under a temporary name and
+    renamed, so a reader never sees half a table. OSError passes through."""
+    p = Path(path)
+    lines = ["\t".join(columns)] + ["\t".join(tsv_cell(r.get(c), empty=empty) for c in columns) for r in rows]
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
 def write_summary_tsv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, *, force: bool = False,
                       ratio_names: Sequence[str] = RATIOS) -> Path:
     """Write ``summary.tsv`` (tab-separated, header line, ``n/a`` for missing values).
@@ -174,16 +188,10 @@ def write_summary_tsv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike
     p = Path(path)
     if p.exists() and not force:
         raise WriteError("exists; use --force (force=True) to overwrite", p)
-    cols = summary_columns(rows, ratio_names)
-    lines = ["\t".join(cols)]
-    for r in rows:
-        lines.append("\t".join(tsv_cell(r.get(c)) for c in cols))
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return write_tsv(p, rows, summary_columns(rows, ratio_names))
     except OSError as exc:
         raise WriteError(f"cannot write: {exc}", p) from exc
-    return p
 
 
 def read_summary_tsv(path: str | os.PathLike) -> Any:

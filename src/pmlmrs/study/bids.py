@@ -148,10 +148,6 @@ class Study:
         rows = self.patients[self.patients["participant_id"] == participant_id]
         return {} if rows.empty else rows.iloc[0].to_dict()
 
-    def errors(self) -> list[Problem]:
-        """Problems of level ``error``."""
-        return [p for p in self.problems if p.level == "error"]
-
 
 def _voxel_files(mrs_dir: Path, pid: str, sid: str, problems: list[Problem]) -> list[VoxelInput]:
     found: dict[tuple[str, str | None], dict[str, Path]] = {}

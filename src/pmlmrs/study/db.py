@@ -47,7 +47,16 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    joinedload,
+    mapped_column,
+    relationship,
+    selectinload,
+    sessionmaker,
+)
 
 from pmlmrs.errors import StudyError
 
@@ -320,6 +329,11 @@ def _row_value(v: Any) -> Any:
     return v
 
 
+def _keyed_voxels() -> Any:
+    """``SELECT voxel, participant_id, session_id`` over every stored voxel."""
+    return select(Voxel, Patient.participant_id, Exam.session_id).join(Voxel.exam).join(Exam.patient)
+
+
 class Database:
     """An opened study database (see :func:`open_database`).
 
@@ -405,8 +419,8 @@ class Database:
         clean = {c: values.get(c) for c in cols}
         digest = sha256_json({**clean, "flags": list(values.get("flags") or []),
                               "scanner": values.get("scanner") or {}})
-        e = s.scalars(select(Exam).where(Exam.patient_id == patient.id,
-                                         Exam.session_id == values["session_id"])).one_or_none()
+        e = s.scalars(select(Exam).options(joinedload(Exam.stage))
+                      .where(Exam.patient_id == patient.id, Exam.session_id == values["session_id"])).one_or_none()
         if e is None:
             e = Exam(patient=patient, session_id=values["session_id"], row_sha256="")
             s.add(e)
@@ -446,6 +460,11 @@ class Database:
         q = (select(Voxel).join(Exam).join(Patient)
              .where(Patient.participant_id == participant_id, Exam.session_id == session_id, Voxel.voi == voi))
         return s.scalars(q).one_or_none()
+
+    def voxels_by_key(self, s: Session) -> dict[tuple[str, str, str], Voxel]:
+        """Every stored voxel by (participant, session, voi), its fit summary loaded (two queries in all)."""
+        q = _keyed_voxels().options(selectinload(Voxel.summary))
+        return {(pid, sid, v.voi): v for v, pid, sid in s.execute(q)}
 
     def replace_voxel(self, s: Session, exam: Exam, *, voi: str, acq: str | None, spectrum: str, path: str,
                       ref_path: str | None, svs_sha256: str, ref_sha256: str | None, settings_sha256: str,
@@ -495,14 +514,11 @@ class Database:
 
     def delete_missing(self, s: Session, keep: set[tuple[str, str, str]]) -> int:
         """Delete voxels whose (participant, session, voi) is not in *keep*; returns the count."""
-        n = 0
-        for v in s.scalars(select(Voxel)).all():
-            key = (v.exam.patient.participant_id, v.exam.session_id, v.voi)
-            if key not in keep:
-                s.delete(v)
-                n += 1
+        gone = [v for v, pid, sid in s.execute(_keyed_voxels()) if (pid, sid, v.voi) not in keep]
+        for v in gone:
+            s.delete(v)
         s.flush()
-        return n
+        return len(gone)
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""

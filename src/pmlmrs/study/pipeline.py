@@ -148,6 +148,8 @@ class _Settings:
     out_dir: str
     bids_dir: str
     water_scaling: bool
+    #: The four options above as dicts, keyed ``fit``, ``preprocess``, ``quant``, ``qc``.
+    options: dict[str, dict[str, Any]]
 
     def digest(self) -> str:
         from pmlmrs import __version__
@@ -155,9 +157,7 @@ class _Settings:
 
         return sha256_json({
             "version": __version__, "engine": engine_sha256(), "basis": self.basis, "basis_sha256": self.basis_sha256,
-            "fit": _opts_dict(self.fit_options), "preprocess": _opts_dict(self.preprocess_options),
-            "quant": _opts_dict(self.quant_options), "qc": _opts_dict(self.qc_options),
-            "water_scaling": self.water_scaling,
+            **self.options, "water_scaling": self.water_scaling,
         })
 
 
@@ -238,15 +238,15 @@ def _simulated_basis(spectrum: Any) -> Any:
     return _BASIS_CACHE[key]
 
 
-def _model(basis: Any, options: Any) -> Any:
+def _model(basis: Any, s: _Settings) -> Any:
     from pmlmrs.fit import LinearCombinationModel
     from pmlmrs.study.db import sha256_json
 
-    key = (id(basis), sha256_json(_opts_dict(options)))
+    key = (id(basis), sha256_json(s.options["fit"]))
     if key not in _MODEL_CACHE:
         if len(_MODEL_CACHE) > 8:
             _MODEL_CACHE.clear()
-        _MODEL_CACHE[key] = LinearCombinationModel(basis, options)
+        _MODEL_CACHE[key] = LinearCombinationModel(basis, s.fit_options)
     return _MODEL_CACHE[key]
 
 
@@ -276,7 +276,7 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     from pmlmrs.io import load
     from pmlmrs.preprocess import preprocess
     from pmlmrs.qc import assess
-    from pmlmrs.quant import scale_to_water, summary_columns, summary_row, write_fit_json, write_summary_tsv
+    from pmlmrs.quant import scale_to_water, summary_row, write_fit_json, write_summary_tsv
 
     out_dir = Path(s.out_dir)
     metab = load(v.path)
@@ -292,7 +292,7 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     if water is not None:
         water = water.squeeze()
     basis = find_basis(metab, s.basis)
-    result = _model(basis, s.fit_options).fit(metab)
+    result = _model(basis, s).fit(metab)
     water_scaled = False
     if water is not None and s.water_scaling:
         try:
@@ -306,14 +306,12 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     write_summary_tsv([row], paths["tsv"], force=True)
     write_fit_json(result, paths["json"], force=True, name=v.name, input_path=v.path, water_path=v.ref_path,
                    basis_path=basis.source, voi=v.voi,
-                   options={"fit": _opts_dict(s.fit_options), "preprocess": _opts_dict(s.preprocess_options),
-                            "quant": _opts_dict(s.quant_options), "qc": _opts_dict(s.qc_options),
-                            "preprocess_qc": pre_qc, "notes": notes})
+                   options={**s.options, "preprocess_qc": pre_qc, "notes": notes})
     paths["result"].parent.mkdir(parents=True, exist_ok=True)
     with open(paths["result"], "wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
     qc_items = [it.to_dict() if hasattr(it, "to_dict") else list(it) for it in result.qc]
-    return {"row": row, "columns": summary_columns([row]), "qc_items": qc_items, "header": header,
+    return {"row": row, "qc_items": qc_items, "header": header,
             "water_scaled": water_scaled, "notes": notes,
             "outputs": {k: str(p.relative_to(out_dir)) for k, p in paths.items()}}
 
@@ -363,17 +361,6 @@ def _write_timeline(task: tuple[str, dict[str, Any], Any, Any, Any, dict[str, st
 # ------------------------------------------------------------------------------------------------
 # tables
 # ------------------------------------------------------------------------------------------------
-def _write_tsv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
-    from pmlmrs.quant.outputs import tsv_cell
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["\t".join(columns)] + ["\t".join(tsv_cell(r.get(c), empty="n/a") for c in columns) for r in rows]
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def _json_default(o: Any) -> Any:
     if isinstance(o, (_dt.date, _dt.datetime)):
         return o.isoformat()
@@ -414,21 +401,16 @@ def _stage_exams(study: Study, options: StageOptions) -> list[dict[str, Any]]:
     rows = []
     for e in study.exams:
         p = study.patient(e.participant_id)
-        date_flags = list(p.get("_date_flags") or [])
         a = assign_stage(e.acq_time, p, e.explicit_stage, options)
-        stage, rule, review = a.stage, a.rule, a.review
-        if date_flags and e.explicit_stage is None:
-            stage, review = "unassigned", True
-            rule = f"patient dates invalid or inconsistent, stage rules not applied: {date_flags[0]}"
         kps_pre, edss_pre = p.get("kps_pre"), p.get("edss_pre")
         rows.append({
             "participant_id": e.participant_id, "session_id": e.session_id, "acq_time": _date(e.acq_time),
-            "stage": stage, "stage_rule": rule, "days_since_pml_onset": a.inputs.get("days_since_pml_onset"),
+            "stage": a.stage, "stage_rule": a.rule, "days_since_pml_onset": a.inputs.get("days_since_pml_onset"),
             "kps": e.kps, "edss": e.edss,
             "delta_kps": None if e.kps is None or kps_pre is None or _isnan(kps_pre) else e.kps - kps_pre,
             "delta_edss": None if e.edss is None or edss_pre is None or _isnan(edss_pre) else e.edss - edss_pre,
-            "lesion_enhancing": e.lesion_enhancing, "review": review, "stage_inputs": a.inputs,
-            "flags": list(e.flags) + date_flags, "explicit_stage": e.explicit_stage,
+            "lesion_enhancing": e.lesion_enhancing, "review": a.review, "stage_inputs": a.inputs,
+            "flags": list(e.flags) + list(p.get("_date_flags") or []), "explicit_stage": e.explicit_stage,
         })
     return rows
 
@@ -548,11 +530,11 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     if basis_str is not None and Path(basis_str).exists():
         basis_sha = _sha256_tree(Path(basis_str))
     settings = _Settings(basis_str, basis_sha, fo, po, qo, co, str(out.resolve()), str(bids.resolve()),
-                         water_scaling)
+                         water_scaling, {"fit": _opts_dict(fo), "preprocess": _opts_dict(po),
+                                         "quant": _opts_dict(qo), "qc": _opts_dict(co)})
     settings_sha = settings.digest()
     options_record = {"level": level, "workers": workers, "scheduler": scheduler, "basis": basis_str,
-                      "fit": _opts_dict(fo), "preprocess": _opts_dict(po), "quant": _opts_dict(qo),
-                      "qc": _opts_dict(co), "stage": _opts_dict(so), "stats": _opts_dict(stats_options),
+                      **settings.options, "stage": _opts_dict(so), "stats": _opts_dict(stats_options),
                       "water_scaling": water_scaling, "reports": reports}
     db = open_database(db_url, out_dir=out)
     res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems))
@@ -661,15 +643,16 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
 
     # ---- participant level: fit what changed ------------------------------------------------
     if level in ("participant", "all"):
+        digests = {k: sha256_json({"svs": svs, "ref": ref, "settings": settings_sha})
+                   for k, (svs, ref) in hashes.items()}
         tasks = []
         with db.session() as s:
+            stored = db.voxels_by_key(s)
             for e in study.exams:
                 todo = []
                 for v in e.voxels:
-                    svs, ref = hashes[v.key]
-                    digest = sha256_json({"svs": svs, "ref": ref, "settings": settings_sha})
-                    old = db.find_voxel(s, v.participant_id, v.session_id, v.voi)
-                    if (old is not None and old.input_sha256 == digest and old.status == "ok"
+                    old = stored.get((v.participant_id, v.session_id, v.voi))
+                    if (old is not None and old.input_sha256 == digests[v.key] and old.status == "ok"
                             and old.summary is not None
                             and all((out / p).exists() for p in (old.outputs or {}).values())
                             and old.outputs):
@@ -685,7 +668,7 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
         def on_result(tr: Any) -> None:
             exam, vois, _ = tasks[tr.index]
             outcome = tr.value if tr.ok else {voi: {"status": "error", "error": tr.error} for voi in vois}
-            _store_exam(db, exam, outcome, exam_ids[exam.key], hashes, settings_sha, run_id, res)
+            _store_exam(db, exam, outcome, exam_ids[exam.key], hashes, digests, settings_sha, run_id, res)
             done[0] += 1
             if progress is not None:
                 progress("fit", done[0], len(tasks))
@@ -700,6 +683,7 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
     import pandas as pd
 
     from pmlmrs.quant import summary_columns
+    from pmlmrs.quant.outputs import write_tsv
 
     # water_scaled (last): amplitudes in mM (true) or basis units (false, no usable _mrsref); never mix them.
     vcols = VOXEL_KEY_COLUMNS + [c for c in summary_columns(voxels_rows)
@@ -707,14 +691,15 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
     group = out / "group"
     if level in ("group", "all"):
         group.mkdir(parents=True, exist_ok=True)
-        res.files["voxels"] = _write_tsv(voxels_rows, vcols, group / "voxels.tsv")
-        res.files["exams"] = _write_tsv(exam_rows, EXAM_COLUMNS + ["review"], group / "exams.tsv")
+        res.files["voxels"] = write_tsv(group / "voxels.tsv", voxels_rows, vcols, empty="n/a")
+        res.files["exams"] = write_tsv(group / "exams.tsv", exam_rows, EXAM_COLUMNS + ["review"], empty="n/a")
         review = [r for r in exam_rows if r["review"] or r["stage"] == "unassigned"]
-        res.files["review"] = _write_tsv(review, ["participant_id", "session_id", "acq_time", "stage",
-                                                  "stage_rule"], group / "review.tsv")
-        res.files["problems"] = _write_tsv([p.to_dict() for p in res.problems],
-                                           ["level", "participant_id", "session_id", "voi", "message", "path",
-                                            "row", "column", "action"], group / "problems.tsv")
+        res.files["review"] = write_tsv(group / "review.tsv", review,
+                                        ["participant_id", "session_id", "acq_time", "stage", "stage_rule"],
+                                        empty="n/a")
+        res.files["problems"] = write_tsv(group / "problems.tsv", [p.to_dict() for p in res.problems],
+                                          ["level", "participant_id", "session_id", "voi", "message", "path",
+                                           "row", "column", "action"], empty="n/a")
     patients_df = _patients_frame(study)
     exams_df = _exams_frame(exam_rows)
     voxels_df = pd.DataFrame(voxels_rows, columns=vcols) if voxels_rows else pd.DataFrame(columns=vcols)
@@ -730,10 +715,11 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
 
 
 def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: int,
-                hashes: dict[str, tuple[str, str | None]], settings_sha: str, run_id: int, res: RunResult) -> None:
+                hashes: dict[str, tuple[str, str | None]], digests: dict[str, str], settings_sha: str, run_id: int,
+                res: RunResult) -> None:
     """Replace the rows of every fitted voxel of one exam, in one transaction."""
     from pmlmrs.quant import error_row, summary_columns
-    from pmlmrs.study.db import Exam, sha256_json
+    from pmlmrs.study.db import Exam
 
     with db.session() as s:
         ex = s.get(Exam, exam_id)
@@ -743,15 +729,14 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
                 continue
             o = outcome[v.voi]
             svs, ref = hashes[v.key]
-            digest = sha256_json({"svs": svs, "ref": ref, "settings": settings_sha})
             ok = o.get("status") == "ok"
             row = o["row"] if ok else error_row(v.name, o.get("error", "unknown error"))
             db.replace_voxel(
                 s, ex, voi=v.voi, acq=v.acq, spectrum=v.name, path=str(v.path), ref_path=None if v.ref_path is None
                 else str(v.ref_path), svs_sha256=svs, ref_sha256=ref, settings_sha256=settings_sha,
-                input_sha256=digest, status="ok" if ok else "error", error=None if ok else o.get("error"),
+                input_sha256=digests[v.key], status="ok" if ok else "error", error=None if ok else o.get("error"),
                 header=o.get("header", {}), outputs=o.get("outputs", {}) if ok else {}, row=row,
-                columns=o.get("columns") or summary_columns([row]), qc_items=o.get("qc_items", []),
+                columns=summary_columns([row]), qc_items=o.get("qc_items", []),
                 water_scaled=bool(o.get("water_scaled")), run_id=run_id)
             if ok:
                 res.n_fitted += 1
@@ -776,10 +761,11 @@ def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Pat
     fit_paths: dict[str, dict[str, str]] = {}
     headers: list[dict[str, Any]] = []
     with db.session() as s:
+        by_key = db.voxels_by_key(s)
         for e in study.exams:
             r = stage[(e.participant_id, e.session_id)]
             for v in e.voxels:
-                stored = db.find_voxel(s, v.participant_id, v.session_id, v.voi)
+                stored = by_key.get((v.participant_id, v.session_id, v.voi))
                 if stored is None or stored.summary is None:
                     res.missing.append(f"{v.key}: no fit in the database (run the participant level first)")
                     continue

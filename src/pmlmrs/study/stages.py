@@ -13,7 +13,8 @@ Rules [default], applied to an exam on date t, first match wins:
    chosen by ``StageOptions.onset`` and used by every rule and by ``days_since_pml_onset``.
 
 An exam none of the rules covers (before PML diagnosis, dates missing) is **unassigned**, with the
-reason, and is listed for review.
+reason, and is listed for review; so is every exam without an explicit stage of a patient whose dates
+are invalid or inconsistent (``_date_flags``): rules 2-4 are then not applied.
 """
 
 from __future__ import annotations
@@ -191,7 +192,9 @@ def assign_stage(acq_time: Any, patient: Mapping[str, Any], explicit: Any = None
         Exam date t (missing: the exam is unassigned unless a stage is explicit).
     patient : mapping
         participants.tsv values: ``pml_onset``, ``pml_diagnosis``, ``iris_onset``, ``iris_end``
-        (dates or missing). Other keys are ignored.
+        (dates or missing), and ``_date_flags`` (:func:`~pmlmrs.study.clinical.read_participants`:
+        messages of invalid or inconsistent dates; when any, the exam is unassigned unless a stage
+        is explicit). Other keys are ignored.
     explicit : str, optional
         The sessions.tsv ``stage`` column; when set it wins (rule 1).
     options : StageOptions, optional
@@ -222,6 +225,10 @@ def assign_stage(acq_time: Any, patient: Mapping[str, Any], explicit: Any = None
         inputs["explicit"] = str(explicit)
         return StageAssignment(stage, f"explicit stage '{stage}' in the sessions table (rule 1)", inputs,
                                review=stage == "unassigned")
+    date_flags = patient.get("_date_flags")
+    if date_flags:
+        return StageAssignment("unassigned", "patient dates invalid or inconsistent, stage rules not applied: "
+                               f"{date_flags[0]}", inputs, True)
     if t is None:
         return StageAssignment("unassigned", "exam date (acq_time) unknown: no rule applies", inputs, True)
 
