@@ -114,19 +114,11 @@ _F0 = 123.2
 _REF = 4.65
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
 def _tsv(path: Path, rows: list[dict[str, Any]], cols: list[str]) -> None:
-    path.write_text("\n".join(["\t".join(cols)] + ["\t".join(_fmt(r.get(c)) for c in cols) for r in rows]) + "\n",
-                    encoding="utf-8")
+    from pmlmrs.quant.outputs import tsv_cell
+
+    path.write_text("\n".join(["\t".join(cols)] + ["\t".join(tsv_cell(r.get(c)) for c in cols) for r in rows])
+                    + "\n", encoding="utf-8")
 
 
 def _lipid_fid(t: np.ndarray, area: float, rng: np.random.Generator) -> np.ndarray:

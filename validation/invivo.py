@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +74,34 @@ def _prepare(metab: Any, water: Any, raw: bool) -> tuple[Any, str]:
 def fit_case(name: str, metab_path: Path, ref_path: Path | None, basis_path: Path, raw: bool = False,
              options: Any = None) -> dict[str, Any]:
     """Fit one case; a dict of ratios, CRLBs and checks."""
-    import numpy as np
+    return fit_case_each(name, metab_path, ref_path, basis_path, raw, [options])[0]
 
+
+def fit_case_each(name: str, metab_path: Path, ref_path: Path | None, basis_path: Path, raw: bool = False,
+                  options_list: Sequence[Any] = (None,)) -> list[dict[str, Any]]:
+    """Fit one case, read and preprocessed once, with each of *options_list* (None: default
+    FitOptions); one dict of ratios, CRLBs and checks per options."""
     from pmlmrs.basis import load_basis
-    from pmlmrs.fit import FitOptions, combination_crlb, fit_spectrum
+    from pmlmrs.fit import FitOptions, fit_spectrum
     from pmlmrs.io import load
 
     metab = load(metab_path)
     water = load(ref_path) if ref_path is not None else None
     spec, how = _prepare(metab, water, raw)
     basis = load_basis(basis_path)
-    res = fit_spectrum(spec, basis, options if options is not None else FitOptions())
-    row: dict[str, Any] = {"case": name, "file": metab_path.name, "basis": basis_path.name, "input": how,
-                           "te_ms": 1000 * (metab.header.echo_time or float("nan"))}
+    head = {"case": name, "file": metab_path.name, "basis": basis_path.name, "input": how,
+            "te_ms": 1000 * (metab.header.echo_time or float("nan"))}
+    return [_row(head, fit_spectrum(spec, basis, options if options is not None else FitOptions()))
+            for options in options_list]
+
+
+def _row(head: dict[str, Any], res: Any) -> dict[str, Any]:
+    """*head* with the ratios, CRLBs and checks of the fit *res*."""
+    import numpy as np
+
+    from pmlmrs.fit import combination_crlb
+
+    row = dict(head)
     vals = {}
     for cname, members in COMB.items():
         present = [m for m in members if m in res.names]
@@ -114,8 +130,12 @@ def fit_case(name: str, metab_path: Path, ref_path: Path | None, basis_path: Pat
     return row
 
 
-def run(shared: Path = DEFAULT_SHARED, raw: bool = False, options: Any = None) -> list[dict[str, Any]]:
-    return [fit_case(*c, raw=raw, options=options) for c in cases(shared)]
+def run(shared: Path = DEFAULT_SHARED, raw: bool = False,
+        options_list: Sequence[Any] = (None,)) -> list[list[dict[str, Any]]]:
+    """One list of rows (one per case) for each of *options_list*; each case is read and
+    preprocessed once."""
+    per_case = [fit_case_each(*c, raw=raw, options_list=options_list) for c in cases(shared)]
+    return [[rows[i] for rows in per_case] for i in range(len(options_list))]
 
 
 def _table(rows: list[dict[str, Any]]) -> list[str]:
@@ -151,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from pmlmrs.fit import FitOptions
 
-    rows = run(args.shared, args.raw)
-    rows_none = run(args.shared, args.raw, FitOptions(metabolite_priors="none"))
+    rows, rows_none = run(args.shared, args.raw, (None, FitOptions(metabolite_priors="none")))
     p = write(rows, args.out, rows_none)
     sys.stdout.write(p.read_text())
     return 0

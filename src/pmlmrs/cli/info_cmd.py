@@ -75,11 +75,11 @@ def summarise_basis(basis: Any, format_name: str) -> dict[str, Any]:
     }
 
 
-def _control_summary(path: Path) -> dict[str, Any]:
-    """The ``$LCMODL`` values of an LCModel control file that describe the data."""
-    from pmlmrs.io.lcmodel import read_control
+def _control_summary(path: Path, text: str) -> dict[str, Any]:
+    """The ``$LCMODL`` values of an LCModel control file (*text*, read from *path*) that describe the data."""
+    from pmlmrs.io.lcmodel import parse_control
 
-    ctl = read_control(path)
+    ctl = parse_control(text, path)
     dwell = ctl.get("DELTAT")
     return {
         "file": str(path),
@@ -200,10 +200,10 @@ def _other_summary(path: Path) -> dict[str, Any] | None:
     if basis_format is not None:
         return summarise_basis(load_basis(path, format=basis_format), basis_format)
     if path.is_file():
-        with open(path, "rb") as fh:
-            head = fh.read(4096).decode("latin-1").upper()
-        if "$LCMODL" in head or "&LCMODL" in head:
-            return _control_summary(path)
+        with open(path, errors="replace") as fh:  # the head tells; only a control file is read on
+            head = fh.read(4096)
+            if "$LCMODL" in head.upper() or "&LCMODL" in head.upper():
+                return _control_summary(path, head + fh.read())
     return None
 
 

@@ -37,6 +37,7 @@ from pmlmrs.fit._forward import GAUSS_C, Grid, LineshapePrior, Problem, n_theta,
 from pmlmrs.fit.baseline import baseline_design
 from pmlmrs.fit.options import FitOptions
 from pmlmrs.fit.result import FitResult
+from pmlmrs.parallel import single_threaded
 
 __all__ = [
     "LinearCombinationModel",
@@ -205,21 +206,9 @@ def _weights(result: FitResult, weights: Any) -> NDArray[np.float64]:
     return w
 
 
-_CONTROLLER: list = []
-
-
 def _single_thread():
     """Context limiting BLAS to one thread: the matrices are small, threads only add overhead."""
-    import contextlib
-
-    try:
-        if not _CONTROLLER:
-            from threadpoolctl import ThreadpoolController
-
-            _CONTROLLER.append(ThreadpoolController())
-        return _CONTROLLER[0].limit(limits=1, user_api="blas")
-    except Exception:  # noqa: BLE001 - threadpoolctl missing or failing: run as is
-        return contextlib.nullcontext()
+    return single_threaded("blas", cached=True)
 
 
 def _check_spectrum(spectrum: Any) -> Spectrum:

@@ -42,6 +42,7 @@ __all__ = [
     "read_raw",
     "read_raw_fid",
     "read_control",
+    "parse_control",
     "find_control",
     "write_raw",
     "sniff_raw",
@@ -288,14 +289,25 @@ def read_control(path: str | Path) -> dict[str, Any]:
         The file cannot be read or has no ``$LCMODL`` group.
     """
     p = Path(path)
-    text = read_text_file(p, "LCModel control file", allow_empty=True)
+    return parse_control(read_text_file(p, "LCModel control file", allow_empty=True), p)
+
+
+def parse_control(text: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The ``$LCMODL`` namelist in the *text* of an LCModel control file, keys upper case (*path*
+    names the file in errors).
+
+    Raises
+    ------
+    ReadError
+        No ``$LCMODL`` group, or a malformed one.
+    """
     idx = re.search(r"[$&]LCMODL\b", text, re.IGNORECASE)
     if idx is None:
-        raise ReadError("not an LCModel control file (no $LCMODL namelist)", p)
+        raise ReadError("not an LCModel control file (no $LCMODL namelist)", path)
     try:
         groups = parse_namelists(text[idx.start():])
     except ValueError as exc:
-        raise ReadError(f"malformed $LCMODL namelist: {exc}", p) from exc
+        raise ReadError(f"malformed $LCMODL namelist: {exc}", path) from exc
     return dict(groups[0]) if groups else {}
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pmlmrs._logging import logger
@@ -42,16 +43,30 @@ class TaskResult:
         return self.error is None
 
 
-@contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """Limit BLAS/OpenMP pools to one thread (parallelism comes from processes, not threads)."""
+@functools.cache
+def _cached_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_threaded(user_api: str | None = None, *, cached: bool = False) -> contextlib.AbstractContextManager:
+    """Context limiting the BLAS and OpenMP pools (only *user_api*'s, e.g. ``"blas"``) to one thread.
+
+    Each call scans the loaded libraries (milliseconds) unless *cached*: then the scan of the first
+    cached call is reused, for hot paths whose libraries are loaded by then (the fit). No limit when
+    threadpoolctl is missing or fails.
+    """
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+        if cached:
+            controller = _cached_controller()
+        else:
+            from threadpoolctl import ThreadpoolController
+
+            controller = ThreadpoolController()
+        return controller.limit(limits=1, user_api=user_api)
+    except Exception:  # noqa: BLE001 - threadpoolctl missing or failing: run as is
+        return contextlib.nullcontext()
 
 
 def _call(func: Callable[[Any], Any], task: Any) -> tuple[Any, str | None, str | None]:

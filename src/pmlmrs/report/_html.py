@@ -35,6 +35,7 @@ __all__ = [
     "Page",
     "fmt_number",
     "level_class",
+    "voi_label",
 ]
 
 
@@ -56,6 +57,11 @@ def fmt_number(value: Any, spec: str = ".3g", missing: str = "n/a") -> str:
 def level_class(level: str) -> str:
     """CSS class of a QC level (``ok``/``warn``/``fail``)."""
     return {"ok": "qc-ok", "warn": "qc-warn", "fail": "qc-fail"}.get(str(level), "qc-unknown")
+
+
+def voi_label(voi: str) -> str:
+    """Display label of a VOI: ``lesion``, ``NAWM``; other names as given."""
+    return {"lesion": "lesion", "nawm": "NAWM"}.get(voi, voi)
 
 
 @functools.lru_cache(maxsize=1)

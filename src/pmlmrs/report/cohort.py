@@ -70,6 +70,8 @@ def stage_box_figure(table: Any, ratio: str, stage_stats: Any, stages: Sequence[
     """
     import plotly.graph_objects as go
 
+    from pmlmrs.report._html import voi_label
+
     fig = go.Figure()
     for voi in ("lesion", "nawm"):
         col = f"{ratio}_{voi}"
@@ -77,7 +79,7 @@ def stage_box_figure(table: Any, ratio: str, stage_stats: Any, stages: Sequence[
             continue
         sub = table[table["stage"].isin(stages)]
         fig.add_trace(go.Box(
-            x=sub["stage"], y=_finite(sub[col]), name="lesion" if voi == "lesion" else "NAWM",
+            x=sub["stage"], y=_finite(sub[col]), name=voi_label(voi),
             marker={"color": _VOI_COLOURS[voi], "size": 5}, boxpoints="all", jitter=0.35, pointpos=0,
             line={"width": 1.2}, fillcolor="rgba(0,0,0,0)",
             hovertext=sub["participant_id"].astype(str) + " " + sub["session_id"].astype(str), hoverinfo="y+text",
@@ -160,6 +162,7 @@ def trajectory_figure(trajectories: Any, ratio: str, voi: str = "lesion") -> Any
     """Spaghetti plot: one line per patient of a ratio over days since PML onset, markers by stage."""
     import plotly.graph_objects as go
 
+    from pmlmrs.report._html import voi_label
     from pmlmrs.report.patient import STAGE_COLOURS
 
     t = trajectories[(trajectories["ratio"] == ratio) & (trajectories["voi"] == voi)]
@@ -176,9 +179,8 @@ def trajectory_figure(trajectories: Any, ratio: str, voi: str = "lesion") -> Any
     for s in present:  # legend of the marker colours
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=s,
                                  marker={"color": STAGE_COLOURS[s], "size": 8}))
-    where = "lesion" if voi == "lesion" else ("NAWM" if voi == "nawm" else voi)
-    fig.update_layout(title={"text": f"{_label(ratio)} ({where})<br><sub>one line per patient, markers by stage</sub>",
-                             "x": 0.01},
+    title = f"{_label(ratio)} ({voi_label(voi)})<br><sub>one line per patient, markers by stage</sub>"
+    fig.update_layout(title={"text": title, "x": 0.01},
                       height=380, template="plotly_white", xaxis={"title": "days since PML onset"},
                       yaxis={"title": _label(ratio)}, margin={"l": 50, "r": 10, "t": 70, "b": 40},
                       legend={"orientation": "h", "y": -0.25})

@@ -134,6 +134,7 @@ def _quotient_rows(quotients: Mapping[str, Any]) -> list[dict[str, Any]]:
 def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
                  qc: Any = None) -> dict[str, Any]:
     """The template context of the exam report (no figures)."""
+    from pmlmrs.report._html import voi_label
     from pmlmrs.report.fit_report import fit_context
 
     ex = _as_dict(exam)
@@ -160,7 +161,7 @@ def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris
         "stage": str(ex.get("stage", "unassigned")),
         "stage_rule": "" if _missing(ex.get("stage_rule")) else str(ex.get("stage_rule")),
         "vois": list(ctxs),
-        "voi_labels": {voi: {"lesion": "lesion", "nawm": "NAWM"}.get(voi, voi) for voi in ctxs},
+        "voi_labels": {voi: voi_label(voi) for voi in ctxs},
         "missing_vois": [v for v in _VOIS if v not in ctxs],
         "fit_summary": {voi: ctx["fit"] for voi, ctx in ctxs.items()},
         "units": {voi: ctx["units"] for voi, ctx in ctxs.items()},
@@ -194,7 +195,7 @@ def render_exam_report(exam: Any, fits: Mapping[str, Any], quotients: Any = None
     figures, interactive_divs = {}, {}
     for voi in ctx["vois"]:
         res = fits[voi]
-        label = "lesion" if voi == "lesion" else ("NAWM" if voi == "nawm" else voi)
+        label = ctx["voi_labels"][voi]
         figures[voi] = page.mpl(fit_figure(res, title=label, figsize=(6.0, 5.5)), alt=f"{label} fit")
         if interactive:
             interactive_divs[voi] = page.plotly(fit_figure_plotly(res, title=label))

@@ -21,7 +21,6 @@ STAGE_COLOURS = {
     "pre_iris": "#f1a340", "iris": "#d7301f", "early_post_pml": "#6baed6", "late_post_pml": "#2171b5",
     "unassigned": "#bdbdbd",
 }
-_VOI_LABELS = {"lesion": "lesion", "nawm": "NAWM"}
 _DEFAULT_RATIOS = ("Lip_tCr", "tCho_tCr", "tNAA_tCho", "tNAA_tCr")
 _EVENTS = (("natalizumab_stop", "natalizumab stop", "#4d4d4d"), ("pml_onset", "PML onset", "#762a83"),
            ("pml_diagnosis", "PML diagnosis", "#9970ab"))
@@ -64,6 +63,8 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     import pandas as pd
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
+
+    from pmlmrs.report._html import voi_label
 
     p = _as_dict(patient)
     pid = str(p.get("participant_id", ""))
@@ -165,7 +166,7 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
                 s = v[v["voi"].astype(str).str.lower() == voi]
                 s = s.groupby("_date", as_index=False)[r].mean().sort_values("_date")
                 y = pd.to_numeric(s[r], errors="coerce").replace([np.inf, -np.inf], np.nan)
-                fig.add_trace(go.Scatter(x=s["_date"], y=y, mode="lines+markers", name=_VOI_LABELS[voi],
+                fig.add_trace(go.Scatter(x=s["_date"], y=y, mode="lines+markers", name=voi_label(voi),
                                          legendgroup=voi, showlegend=k == 0,
                                          line={"dash": dash, "color": colour}), row=4 + k, col=1)
     # The stage bands on every panel (added last and per row: plotly's row="all" skips panels that
