@@ -114,13 +114,6 @@ _F0 = 123.2
 _REF = 4.65
 
 
-def _tsv(path: Path, rows: list[dict[str, Any]], cols: list[str]) -> None:
-    from pmlmrs.quant.outputs import tsv_cell
-
-    path.write_text("\n".join(["\t".join(cols)] + ["\t".join(tsv_cell(r.get(c)) for c in cols) for r in rows])
-                    + "\n", encoding="utf-8")
-
-
 def _lipid_fid(t: np.ndarray, area: float, rng: np.random.Generator) -> np.ndarray:
     """Mobile lipids: line groups in Cr-proton units; Lip09 + Lip13 scale = area(0.9)/3 + area(1.3)/2."""
     ch2_ch3 = rng.uniform(7.0, 11.0)           # CH2 : CH3 proton ratio of the chains
@@ -206,6 +199,7 @@ def make_heldout_cohort(out_dir: str | Path, *, seed: int = 4540, n_patients: in
     from pmlmrs.basis import bundled_basis
     from pmlmrs.core import Geometry, Header, Spectrum
     from pmlmrs.io import save
+    from pmlmrs.quant.outputs import write_tsv
 
     rows = list(range(n_patients)) if patients is None else sorted(set(int(k) for k in patients))
     if not rows or rows[0] < 0 or rows[-1] >= len(SCHEDULE):
@@ -326,11 +320,11 @@ def make_heldout_cohort(out_dir: str | Path, *, seed: int = 4540, n_patients: in
                 n_vox += 1
             exam_no += 1
         cols = ["session_id", "acq_time", "kps", "edss", "lesion_enhancing"] + (["stage"] if explicit else [])
-        _tsv(out / pid / f"{pid}_sessions.tsv", sessions, cols)
-    _tsv(out / "participants.tsv", participants,
+        write_tsv(out / pid / f"{pid}_sessions.tsv", sessions, cols)
+    write_tsv(out / "participants.tsv", participants,
          ["participant_id", "sex", "age", "pml_onset", "pml_diagnosis", "natalizumab_stop", "iris_onset",
           "iris_end", "kps_pre", "edss_pre"])
-    _tsv(out / "heldout_truth.tsv", truth, list(truth[0]))
+    write_tsv(out / "heldout_truth.tsv", truth, list(truth[0]))
     return {"bids_dir": out, "n_patients": len(rows), "n_exams": len(exams), "n_voxels": n_vox,
             "truth": out / "heldout_truth.tsv", "exams": exams}
 
