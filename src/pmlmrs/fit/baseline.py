@@ -51,6 +51,8 @@ def spline_design(ppm: NDArray, knot_spacing_ppm: float, stiff_region: tuple[flo
     n_int = max(1, int(np.ceil((hi - lo) / knot_spacing_ppm - 1e-9)))
     h = (hi - lo) / n_int
     knots = lo + h * np.arange(-3, n_int + 4)
+    # the base interval must be exactly [lo, hi]: lo + h * n_int can round below hi
+    knots[3], knots[n_int + 3] = lo, hi
     mat = BSpline.design_matrix(np.clip(ppm, lo, hi), knots, 3).toarray()
     m = mat.shape[1]
     d2 = np.diff(np.eye(m), n=2, axis=0)
