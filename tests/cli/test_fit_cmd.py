@@ -167,6 +167,25 @@ def test_raw_multicoil_data_is_preprocessed(files, tmp_path):
     assert "coil_combine" in methods, methods
 
 
+def test_wrong_field_is_refused_before_preprocessing(files, tmp_path, monkeypatch):
+    """Raw multi-coil data at another field strength gets the field error without being preprocessed
+    (before, preprocessing ran first and a 7 T water FID failed there with 'unexpected LinAlgError')."""
+    import pmlmrs.preprocess as pre
+    from pmlmrs.io import load
+
+    def no_preprocessing(*args, **kwargs):
+        raise AssertionError("preprocess must not run for data the basis cannot fit")
+
+    monkeypatch.setattr(pre, "preprocess", no_preprocessing)
+    seven_t = load(files["7T"])
+    raw = Spectrum(np.stack([seven_t.data, seven_t.data]), seven_t.header, dims=("coil",))
+    path = save(raw, tmp_path / "raw_7t.nii.gz")
+    res = _fit([path, "--basis", files["basis"], "-o", tmp_path / "out", "--no-report"])
+    assert res.exit_code == 1
+    df = read_summary_tsv(tmp_path / "out" / "summary.tsv")
+    assert "297.200 MHz" in df.loc[0, "error"] and "different field strength" in df.loc[0, "error"]
+
+
 def test_subprocess_smoke(files, tmp_path):
     import subprocess
     import sys

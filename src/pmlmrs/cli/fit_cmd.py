@@ -198,9 +198,9 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
     for job in jobs:
         try:
             spec = load_input(job.path, basis, read_kwargs)
+            check_compatible(spec, basis)           # before preprocessing: a wrong field fails fast and clearly
             wat = load_input(job.water_path, basis, read_kwargs) if job.water_path is not None else None
             spec, wat = prepare(spec, wat)
-            check_compatible(spec, basis)
             job.spectrum, job.water = spec, wat
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             job.error = _message(exc)
