@@ -51,15 +51,13 @@ def test_ratios_physiological(rows):
 
 
 def test_siemens_in_study_ranges(rows, invivo_mod):
-    """The Siemens TE 30 spectrum with its TE 30 basis meets the tNAA/tCr and tCho/tCr ranges
-    within its own uncertainty (1 SD from the CRLBs of numerator and denominator): STUDY.md's ranges
-    are approximate ("definitions differ between sources") and tNAA/tCr sits at the lower bound
-    (1.32 without, 1.30 with the default minor-metabolite priors; CRLB-based SD 0.04)."""
+    """The Siemens TE 30 spectrum with its TE 30 basis is inside STUDY.md's three NAWM ranges
+    (tNAA/tCr 1.36, tCho/tCr 0.262, Ins/tCr 0.93; fit quality 1.21). Before the HLSVD fix its water
+    stayed in the spectrum (18.8 x NAA) and tNAA/tCr sat at 1.30, fit quality 1.59."""
     r = next(r for r in rows if r["case"] == "siemens_svs30_rda")
-    for k, num in (("tNAA_tCr", "tNAA"), ("tCho_tCr", "tCho")):
-        lo, hi = invivo_mod.RANGES[k]
-        sd = r[k] * float(np.hypot(r[f"{num}_crlb_pct"], r["tCr_crlb_pct"])) / 100.0
-        assert lo - sd <= r[k] <= hi + sd, (k, r[k], sd)
+    for k, (lo, hi) in invivo_mod.RANGES.items():
+        assert lo <= r[k] <= hi, (k, r[k])
+    assert r["plausible"]
 
 
 def test_minor_metabolite_priors_curb_asp(invivo_mod):
