@@ -9,7 +9,6 @@ Osprey Philips voxels give tCho/tCr 0.15-0.20 and tNAA/tCr 1.1-1.6 with every op
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from ..conftest import load_validation, shared_path

@@ -165,7 +165,8 @@ def hlsvd(fid: NDArray[np.complexfloating], dwell_time: float, n_components: int
     # poles that grow by more than e^30 over the fitted points are numerical artefacts of noise-only
     # directions (Siemens SVS_30: e^240, the water stayed in; a 32-coil 7 T water FID: e^325,
     # LinAlgError); kept, they wreck the amplitude fit, which is also solved on unit-norm columns
-    z = z[(np.abs(z) > 0) & (n * np.log(np.abs(z) + 1e-300) < 30.0)]
+    z = z[np.abs(z) > 0]
+    z = z[n * np.log(np.abs(z)) < 30.0]
     basis = z[None, :] ** np.arange(n)[:, None]
     norms = np.linalg.norm(basis, axis=0)
     amp, *_ = np.linalg.lstsq(basis / norms, x, rcond=None)
