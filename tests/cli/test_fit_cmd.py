@@ -98,6 +98,14 @@ def test_fit_outputs_and_error_row(files, tmp_path):
     assert not (outdir / "broken").exists()
 
 
+def test_all_inputs_failed_keeps_the_basis_columns(files, tmp_path):
+    res = _fit([files["bad"], files["zeros"], "--basis", files["basis"], "-o", tmp_path / "o"])
+    assert res.exit_code == 1
+    df = read_summary_tsv(tmp_path / "o" / "summary.tsv")
+    assert {"NAA", "NAA_crlb", "Cr", "Ins", "tNAA_tCr", "qc_pass", "error"} <= set(df.columns)
+    assert df["NAA"].isna().all() and (df["error"] != "").all() and "all zero" in df.loc[1, "error"]
+
+
 def test_refuses_existing_outputs_without_force(files, tmp_path):
     outdir = tmp_path / "out"
     args = [files["svs1"], "--basis", files["basis"], "-o", outdir, "--no-report"]
@@ -130,13 +138,58 @@ def test_water_scaling_to_mm(files, tmp_path):
 
 
 def test_bad_usage(files, tmp_path):
-    res = _fit([files["svs1"], "--basis", files["basis"], "-o", tmp_path / "o", "--backend", "torch"])
-    assert res.exit_code == 1 and "backend" in res.stderr
+    """Option values no input could use are bad usage: exit status 2 naming the option, nothing written."""
+    base = [files["svs1"], "--basis", files["basis"], "-o", tmp_path / "o"]
+    for extra, option in ((["--backend", "torch"], "--backend"), (["--voi", "brain"], "--voi"),
+                          (["--central-frequency", "0"], "--central-frequency"),
+                          (["--spectral-width", "-4000"], "--spectral-width"), (["--echo-time", "-30"], "--echo-time"),
+                          (["--ppm-range", "2", "2"], "--ppm-range"), (["--ppm-range", "nan", "4"], "--ppm-range")):
+        res = _fit(base + extra)
+        assert res.exit_code == 2 and option in res.output, (extra, res.output)
     res = _fit([files["svs1"], files["svs2"], "--basis", files["basis"], "-o", tmp_path / "o",
                 "--water", files["water"], "--water", files["water"], "--water", files["water"]])
-    assert res.exit_code == 1 and "--water" in res.stderr
+    assert res.exit_code == 2 and "--water" in res.output
+    # `--water a.H2O b.H2O` puts b.H2O among the spectra: refused instead of fitting a water FID as a spectrum
+    h2o = tmp_path / "b.H2O"
+    h2o.write_text("x")
+    res = _fit([files["svs1"], h2o, "--basis", files["basis"], "-o", tmp_path / "o", "--water", files["water"]])
+    assert res.exit_code == 2 and "b.H2O" in res.output and "--water" in res.output
+    assert not (tmp_path / "o").exists()
     res = _fit([files["svs1"], "--basis", tmp_path / "no_such_basis", "-o", tmp_path / "o"])
     assert res.exit_code == 1 and "no_such_basis" in res.stderr
+
+
+def test_averaged_spectrum_with_residual_water_is_preprocessed(files, tmp_path):
+    """An averaged spectrum goes through preprocessing too (residual water removal, phasing): a water peak
+    20 x NAA at 4.65 ppm no longer sets the noise and the fit; --no-preprocess fits the file as it is."""
+    from pmlmrs.io import load
+
+    svs = load(files["svs1"])
+    t = np.arange(svs.n_points) * svs.header.dwell_time
+    water = 20 * np.abs(svs.data).max() * np.exp(-np.pi * 6.0 * t)           # at the receiver, 4.65 ppm
+    path = save(Spectrum(svs.data + water, svs.header), tmp_path / "wet.nii.gz")
+    out = tmp_path / "out"
+    res = _fit([path, files["svs1"], "--basis", files["basis"], "-o", out, "--no-report"])
+    assert res.exit_code == 0, res.output
+    df = read_summary_tsv(out / "summary.tsv")
+    truth_ratio = (TRUTH["NAA"] + TRUTH["NAAG"]) / (TRUTH["Cr"] + TRUTH["PCr"])
+    assert df.loc[0, "tNAA_tCr"] == pytest.approx(truth_ratio, rel=0.05)
+    assert df.loc[0, "snr"] == pytest.approx(df.loc[1, "snr"], rel=0.15)      # the same data without the water
+    doc = json.loads((out / "wet" / "fit.json").read_text())
+    assert "water_removal" in [s["Method"] for s in doc["provenance"]["steps"]]
+    res = _fit([path, "--basis", files["basis"], "-o", tmp_path / "raw", "--no-report", "--no-preprocess"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "raw" / "wet" / "fit.json").read_text())
+    assert "water_removal" not in [s["Method"] for s in doc["provenance"]["steps"]]
+    assert doc["provenance"]["options"]["cli"]["preprocess"] is False
+
+
+def test_header_values_given_against_the_file_warn(files, tmp_path, caplog):
+    """--echo-time replaces the file's own TE (the user's value wins) but says so on stderr."""
+    with caplog.at_level("WARNING", logger="pmlmrs"):
+        res = _fit([files["svs1"], "--basis", files["basis"], "-o", tmp_path / "o", "--no-report", "--echo-time", "80"])
+    assert res.exit_code == 0, res.output
+    assert "the file says echo time 30 ms; using the 80 ms given by the user" in caplog.text
 
 
 def test_raw_multicoil_data_is_preprocessed(files, tmp_path):

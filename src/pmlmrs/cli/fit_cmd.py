@@ -23,13 +23,10 @@ from pmlmrs.errors import (
     IncompatibleDataError,
     PmlmrsError,
     WriteError,
-    check_option,
 )
 
 __all__ = ["fit", "FitJob", "run_fit", "load_input", "check_compatible", "prepare"]
 
-#: Relative difference of spectrometer frequencies above which basis and data are different fields.
-FIELD_TOLERANCE = 0.02
 
 
 @dataclass
@@ -73,8 +70,10 @@ def load_input(path: Path, basis: Any, read_kwargs: dict[str, float]) -> Any:
         fallback = {**_basis_defaults(basis), **read_kwargs}
         if fallback == read_kwargs:
             raise
-        logger.info("%s: %s; taking the missing header values from the basis %s", path, exc.message,
-                    {k: v for k, v in fallback.items() if k not in read_kwargs})
+        borrowed = {k: v for k, v in fallback.items() if k not in read_kwargs}
+        logger.warning("%s: no %s in the file; taking %s from the basis %s", path,
+                       (exc.field or "header value").replace("_", " "),
+                       ", ".join(f"{k.replace('_', ' ')} {v:.6g}" for k, v in borrowed.items()), basis.source or "")
         try:
             return load(path, **fallback)
         except HeaderFieldError:
@@ -89,6 +88,8 @@ def check_compatible(spectrum: Any, basis: Any) -> None:
             f"{src}: nucleus {spectrum.header.nucleus} but the basis {basis.source or ''} is for {basis.nucleus}"
         )
     f_data, f_basis = spectrum.spectrometer_frequency, basis.spectrometer_frequency
+    from pmlmrs.basis.resample import FIELD_TOLERANCE
+
     if abs(f_data - f_basis) / f_data > FIELD_TOLERANCE:
         raise IncompatibleDataError(
             f"{src}: spectrometer frequency {f_data:.3f} MHz but the basis {basis.source or ''} was made for "
@@ -101,24 +102,21 @@ def _needs_reduction(s: Any) -> bool:
     return s is not None and any(n > 1 for n in s.dim_sizes.values())
 
 
-def prepare(spectrum: Any, water: Any = None) -> tuple[Any, Any]:
-    """Reduce raw data to one FID each.
+def prepare(spectrum: Any, water: Any = None, *, preprocess: bool = True) -> tuple[Any, Any]:
+    """One FID each for the metabolite data and the water reference.
 
-    Metabolite data with coil/dyn/... dims go through :func:`pmlmrs.preprocess.preprocess` (with the
-    water reference, which it combines and averages alike). A water reference with dims beside an
-    already processed metabolite FID is only coil-combined and averaged (the full pipeline would
-    remove its water).
+    With *preprocess* (the default) every input goes through :func:`pmlmrs.preprocess.preprocess`
+    (with the water reference): raw data are coil-combined, aligned and averaged, and every spectrum,
+    averaged ones included, gets eddy-current correction (with a water reference), residual-water
+    removal, phasing and frequency referencing, as ``validation/invivo.py`` measures them. Without it
+    only raw data are reduced (the same pipeline), and a water reference with dims beside an already
+    processed metabolite FID is only coil-combined and averaged.
     """
-    if _needs_reduction(spectrum):
-        try:
-            from pmlmrs.preprocess import preprocess
-        except ImportError:
-            raise ConfigError(
-                f"{spectrum.source}: has dims {spectrum.dim_sizes} (raw data) and pmlmrs.preprocess is not available; "
-                "run 'pmlmrs preprocess' first"
-            ) from None
-        logger.info("%s: raw data with dims %s: preprocessing", spectrum.source, spectrum.dim_sizes)
-        out = preprocess(spectrum, water=water)
+    if preprocess or _needs_reduction(spectrum):
+        from pmlmrs.preprocess import preprocess as run_preprocess
+
+        logger.info("%s: preprocessing (dims %s)", spectrum.source, spectrum.dim_sizes)
+        out = run_preprocess(spectrum, water=water)
         spectrum, water = out.metab, getattr(out, "water", water)
     elif _needs_reduction(water):
         from pmlmrs.preprocess import average, coil_combine
@@ -167,13 +165,14 @@ def _message(exc: BaseException) -> str:
 def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Sequence[Path] = (),
             read_kwargs: dict[str, float] | None = None, fit_options: Any = None, quant_options: Any = None,
             qc_options: Any = None, voi: str | None = None, workers: int = 1, force: bool = False,
-            report: bool = True) -> list[FitJob]:
+            report: bool = True, preprocess: bool = True) -> list[FitJob]:
     """The whole ``pmlmrs fit`` pipeline; returns one FitJob per input (``error`` set on failure).
 
     Raises only for problems that stop the whole batch (outputs exist, basis unreadable, bad options).
     """
     from pmlmrs import fit as fitmod
     from pmlmrs.basis import load_basis
+    from pmlmrs.basis.basis import canonical_name
     from pmlmrs.qc import with_qc
     from pmlmrs.quant import error_row, scale_to_water, summary_row, write_fit_json, write_summary_tsv
     from pmlmrs.quant.outputs import fit_to_dict
@@ -185,6 +184,9 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
         raise ConfigError(f"--water given {len(water)} times for {len(files)} inputs: give it once (one reference "
                           "for every input) or once per input, in the same order")
     names = _unique_names(files)
+    if outdir.exists() and not outdir.is_dir():
+        raise WriteError("is a file, not a folder: give -o a folder for summary.tsv and the per-spectrum outputs",
+                         outdir)
     summary = outdir / "summary.tsv"
     if not force:
         existing = [summary] + [outdir / n / f for n in names for f in ("fit.json", "report.html")]
@@ -200,7 +202,7 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
             spec = load_input(job.path, basis, read_kwargs)
             check_compatible(spec, basis)           # before preprocessing: a wrong field fails fast and clearly
             wat = load_input(job.water_path, basis, read_kwargs) if job.water_path is not None else None
-            spec, wat = prepare(spec, wat)
+            spec, wat = prepare(spec, wat, preprocess=preprocess)
             job.spectrum, job.water = spec, wat
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             job.error = _message(exc)
@@ -218,7 +220,8 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
         extra_opts["quant"] = quant_options.to_dict()
     if qc_options is not None:
         extra_opts["qc"] = qc_options.to_dict()
-    extra_opts["cli"] = {"basis": str(basis_path), "read": read_kwargs, "voi": voi, "workers": workers}
+    extra_opts["cli"] = {"basis": str(basis_path), "read": read_kwargs, "voi": voi, "workers": workers,
+                         "preprocess": preprocess}
     for job, res in zip(ok, results):
         try:
             if isinstance(res, BaseException):
@@ -241,11 +244,45 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
             job.error = _message(exc)
             job.result = None
             logger.info("%s", job.error)
+    # when nothing was fitted, the basis metabolites still get their (n/a) columns (DESIGN: one per basis name)
+    measures = () if any(not j.error for j in jobs) else tuple(canonical_name(n) for n in basis.names)
     for job in jobs:
         if job.error:
-            job.row = error_row(job.name, job.error)
+            job.row = {**error_row(job.name, job.error), **{c: None for m in measures for c in (m, f"{m}_crlb")}}
     write_summary_tsv([j.row for j in jobs], summary, force=True)
     return jobs
+
+
+def _check_usage(files: Sequence[Path], water: Sequence[Path], backend: str, voi: str | None,
+                 central_frequency: float | None, spectral_width: float | None, echo_time: float | None,
+                 ppm_range: tuple[float, float] | None) -> None:
+    """typer.BadParameter (exit status 2) for option values no input could use."""
+    import math
+
+    def bad(option: str, msg: str) -> typer.BadParameter:
+        return typer.BadParameter(msg, param_hint=f"'{option}'")
+
+    if backend not in ("numpy", "jax"):
+        raise bad("--backend", f"{backend!r} is not one of 'numpy', 'jax'")
+    if voi is not None and voi not in ("lesion", "nawm"):
+        raise bad("--voi", f"{voi!r} is not one of 'lesion', 'nawm'")
+    for option, value, unit in (("--central-frequency", central_frequency, "MHz"),
+                                ("--spectral-width", spectral_width, "Hz")):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise bad(option, f"must be a positive number of {unit}, got {value}")
+    if echo_time is not None and not (math.isfinite(echo_time) and echo_time >= 0):
+        raise bad("--echo-time", f"must be a non-negative number of ms, got {echo_time}")
+    if ppm_range is not None and all(v is not None for v in ppm_range):
+        lo, hi = ppm_range
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
+            raise bad("--ppm-range", f"needs two different finite ppm values, got {lo} {hi}")
+    if water and len(water) not in (1, len(files)):
+        raise bad("--water", f"given {len(water)} times for {len(files)} inputs: give it once (one reference for "
+                  "every input) or once per input, in the same order")
+    h2o = [f for f in files if Path(f).suffix.lower() == ".h2o"]
+    if h2o:
+        raise bad("--water", f"{h2o[0]} is an LCModel water reference (.H2O) among the spectra to fit: put "
+                  "--water before each reference (--water a.H2O --water b.H2O); one --water takes one file")
 
 
 @app.command()
@@ -256,15 +293,17 @@ def fit(
     output: Path = typer.Option(..., "--output", "-o", help="Output folder (summary.tsv, <spectrum>/fit.json, report.html)."),
     water: list[Path] = typer.Option(None, "--water", help="Water reference for water scaling to mM: once for all inputs, "
                                      "or once per input in the same order."),
-    central_frequency: float | None = typer.Option(None, "--central-frequency", help="MHz, for files without it."),
-    spectral_width: float | None = typer.Option(None, "--spectral-width", help="Hz, for files without it."),
-    echo_time: float | None = typer.Option(None, "--echo-time", help="ms, for files without it."),
+    central_frequency: float | None = typer.Option(None, "--central-frequency", help="MHz, for files without it (replaces a file's own value, with a warning)."),
+    spectral_width: float | None = typer.Option(None, "--spectral-width", help="Hz, for files without it (replaces a file's own value, with a warning)."),
+    echo_time: float | None = typer.Option(None, "--echo-time", help="ms, for files without it (replaces a file's own value, with a warning)."),
     backend: str = typer.Option("numpy", "--backend", help="Fitting backend: numpy or jax."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel worker processes."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     no_lipids: bool = typer.Option(False, "--no-lipids", help="Fit without the simulated lipid components."),
     ppm_range: tuple[float, float] | None = typer.Option(None, "--ppm-range", help="Fit window LO HI, ppm."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+    no_preprocess: bool = typer.Option(False, "--no-preprocess", help="Fit averaged spectra as they are (no eddy-current "
+                                       "correction, water removal, phasing); raw data are still reduced."),
     voi: str | None = typer.Option(None, "--voi", help="Voxel type for QC: lesion or nawm."),
     config: Path | None = typer.Option(None, "--config", help="TOML file with option tables named fit, quant and qc."),
 ) -> None:
@@ -276,9 +315,7 @@ def fit(
     from pmlmrs.qc import QCOptions
     from pmlmrs.quant import QuantOptions
 
-    check_option("backend", backend, ("numpy", "jax"))
-    if voi is not None:
-        check_option("voi", voi, ("lesion", "nawm"))
+    _check_usage(files, water or [], backend, voi, central_frequency, spectral_width, echo_time, ppm_range)
     fit_opts = FitOptions.from_toml(config, "fit") if config else FitOptions()
     quant_opts = QuantOptions.from_toml(config, "quant") if config else QuantOptions()
     qc_opts = QCOptions.from_toml(config, "qc") if config else QCOptions()
@@ -292,7 +329,8 @@ def fit(
         quant_opts = quant_opts.replace(echo_time=echo_time)
     jobs = run_fit(files, basis, output, water=water or (), read_kwargs=_read_kwargs(central_frequency, spectral_width,
                    echo_time), fit_options=fit_opts, quant_options=quant_opts, qc_options=qc_opts, voi=voi,
-                   workers=workers, force=force, report=not no_report)
+                   workers=workers, force=force, report=not no_report,
+                   preprocess=not no_preprocess)
     failed = [j for j in jobs if j.error]
     flagged = [j for j in jobs if not j.error and not j.row.get("qc_pass", False)]
     console.print(f"fitted {len(jobs) - len(failed)} of {len(jobs)} spectra -> {output / 'summary.tsv'}"

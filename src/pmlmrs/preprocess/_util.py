@@ -38,7 +38,10 @@ def _name(spectrum: Spectrum, role: str) -> str:
 
 
 def check_finite(spectrum: Spectrum, role: str = "data") -> None:
-    """Raise IncompatibleDataError if the data contain NaN or infinity (never process them silently)."""
+    """Raise IncompatibleDataError if the data contain NaN or infinity or are all zero (never process them
+    silently)."""
+    if spectrum.data.size and not np.any(spectrum.data):
+        raise IncompatibleDataError(f"{_name(spectrum, role)}: data are all zero (an empty or failed acquisition)")
     bad = ~np.isfinite(spectrum.data)
     if bad.any():
         first = np.unravel_index(int(np.argmax(bad)), bad.shape)

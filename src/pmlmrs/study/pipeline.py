@@ -283,11 +283,10 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     water = load(v.ref_path) if v.ref_path is not None else None
     header = _header_info(metab, v.voi)
     notes: list[str] = []
-    pre_qc: dict[str, Any] = {}
-    if metab.dims or (water is not None and water.dims):
-        pr = preprocess(metab, water, s.preprocess_options)
-        metab, water = pr.metab, pr.water
-        pre_qc = {k: v_ for k, v_ in pr.qc.items() if isinstance(v_, (int, float, str, bool)) or v_ is None}
+    # every voxel, averaged ones too: eddy currents, residual water, phase, referencing (as `pmlmrs fit`)
+    pr = preprocess(metab, water, s.preprocess_options)
+    metab, water = pr.metab, pr.water
+    pre_qc = {k: v_ for k, v_ in pr.qc.items() if isinstance(v_, (int, float, str, bool)) or v_ is None}
     metab = metab.squeeze()
     if water is not None:
         water = water.squeeze()
