@@ -155,6 +155,21 @@ def test_noise_estimate(basis, rng):
     assert len(regions) >= 1
 
 
+def test_noise_estimate_narrow_band_skips_filter_edges():
+    """1.2 kHz at 123.2 MHz spans -0.2 to 9.5 ppm: the only outer candidate (9-11 ppm) is the filter edge.
+    An artefact there (as in the Siemens SVS_30 RDA) must not set the noise; 6-9 ppm is used instead."""
+    rng = np.random.default_rng(5)
+    n, sw, mhz = 1024, 1200.0, 123.2
+    spec = 50.0 * (rng.standard_normal(n) + 1j * rng.standard_normal(n))      # noise SD 50 per part
+    ppm = 4.65 + np.fft.fftshift(np.fft.fftfreq(n, 1 / sw)) / mhz               # ascending, as ppm_axis
+    spec[ppm > 9.0] += 400.0 * rng.standard_normal(int(np.sum(ppm > 9.0)))  # roll-off artefact
+    s = Spectrum(axes.spectrum_to_fid(spec), Header(mhz, 1 / sw))
+    assert np.allclose(s.ppm_axis, ppm)
+    sd, regions = estimate_noise_sd(s)
+    assert sd == pytest.approx(50.0, rel=0.1)
+    assert all(6.0 <= lo and hi <= 9.0 for lo, hi in regions), regions
+
+
 def test_recovery_nearly_noiseless(basis, model):
     s, _ = synthesize(basis, TRUTH, lipids=LIPIDS, snr=2000, baseline=0.5, phase0_deg=40,
                       phase1_deg_per_ppm=2.0, shift_hz=-4.0, rng=np.random.default_rng(3))

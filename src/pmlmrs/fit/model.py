@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from pmlmrs._logging import logger
 from pmlmrs.basis.basis import Basis, canonical_name
 from pmlmrs.basis.lipids import LIPID_MODELS, MM_NAMES, proton_area, simulate_components
+from pmlmrs.basis.resample import FIELD_TOLERANCE
 from pmlmrs.core import ProcessingStep, Spectrum, axes
 from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
 from pmlmrs.fit._forward import GAUSS_C, Grid, LineshapePrior, Problem, n_theta, voigt_fwhm_grad
@@ -59,6 +60,11 @@ def _alias(name: str, names: Sequence[str]) -> str | None:
 #: Frequency-referencing template: typical brain levels (mM) of the big singlets.
 _TEMPLATE = {"NAA": 10.0, "Cr": 4.5, "PCr": 3.5, "GPC": 1.0, "PCho": 0.5, "Cho": 1.5}
 _NOISE_CANDIDATES = ((-3.0, -1.0), (-5.0, -3.0), (9.0, 11.0), (11.0, 13.0))
+#: Used only when none of the above has 32 points inside the band (narrow spectral widths, e.g. 1.2 kHz
+#: at 3 T spans -0.2 to 9.5 ppm): short-TE brain spectra have no sizeable signal here.
+_NOISE_CANDIDATES_INNER = ((6.0, 7.2), (8.4, 9.0))
+#: Fraction of the spectral width at either end never used for noise (anti-aliasing filter roll-off).
+_NOISE_EDGE = 0.05
 
 
 # ------------------------------------------------------------------------------------------------
@@ -112,7 +118,7 @@ def _basis_on_grid(basis: Basis, spectrum: Spectrum) -> NDArray[np.complex128]:
     if basis.nucleus != h.nucleus:
         raise IncompatibleDataError(f"basis nucleus {basis.nucleus} does not match data nucleus {h.nucleus}")
     rel = abs(basis.spectrometer_frequency - h.spectrometer_frequency) / h.spectrometer_frequency
-    if rel > 0.01:
+    if rel > FIELD_TOLERANCE:
         raise IncompatibleDataError(
             f"basis was made for {basis.spectrometer_frequency:.3f} MHz but the data are at "
             f"{h.spectrometer_frequency:.3f} MHz; use a basis for this field strength"
@@ -130,7 +136,8 @@ def estimate_noise_sd(spectrum: Spectrum, ppm_range: Any = "auto") -> tuple[floa
 
     A quadratic trend is removed from the real and imaginary parts of each candidate region and the
     pooled SD taken; with ``"auto"`` the quietest of the candidates inside the spectral width
-    (at least 32 points) wins, so a region hit by an artefact is not used.
+    (at least 32 points, the outer 5 % of the band excluded) wins, so a region hit by an artefact is
+    not used; regions between 6 and 9 ppm are tried only when none of the outer ones fits the band.
 
     Returns
     -------
@@ -141,21 +148,27 @@ def estimate_noise_sd(spectrum: Spectrum, ppm_range: Any = "auto") -> tuple[floa
     data = spectrum.data.reshape(-1, spectrum.n_points)[0]
     spec = axes.fid_to_spectrum(data)
     ppm = spectrum.ppm_axis
-    cands = _NOISE_CANDIDATES if ppm_range == "auto" else (tuple(ppm_range),)
+    n = spectrum.n_points
+    inner = np.zeros(n, bool)
+    inner[int(_NOISE_EDGE * n): n - int(_NOISE_EDGE * n)] = True   # the band without its filter edges
+    auto = ppm_range == "auto"
     found: list[tuple[float, int, tuple[float, float], float]] = []
-    for lo, hi in cands:
-        sel = (ppm >= lo) & (ppm <= hi)
-        if sel.sum() < (32 if ppm_range == "auto" else 8):
-            continue
-        x = ppm[sel] - ppm[sel].mean()
-        v = np.vander(x, 3)
-        resid = []
-        for part in (spec[sel].real, spec[sel].imag):
-            coef = np.linalg.lstsq(v, part, rcond=None)[0]
-            resid.append(part - v @ coef)
-        r = np.concatenate(resid)
-        dof = max(r.size - 6, 1)
-        found.append((float(np.sqrt(np.sum(r ** 2) / dof)), dof, (float(lo), float(hi)), float(np.sum(r ** 2))))
+    for tier in ((_NOISE_CANDIDATES, _NOISE_CANDIDATES_INNER) if auto else ((tuple(ppm_range),),)):
+        for lo, hi in tier:
+            sel = (ppm >= lo) & (ppm <= hi) & (inner if auto else True)
+            if sel.sum() < (32 if auto else 8):
+                continue
+            x = ppm[sel] - ppm[sel].mean()
+            v = np.vander(x, 3)
+            resid = []
+            for part in (spec[sel].real, spec[sel].imag):
+                coef = np.linalg.lstsq(v, part, rcond=None)[0]
+                resid.append(part - v @ coef)
+            r = np.concatenate(resid)
+            dof = max(r.size - 6, 1)
+            found.append((float(np.sqrt(np.sum(r ** 2) / dof)), dof, (float(lo), float(hi)), float(np.sum(r ** 2))))
+        if found:
+            break
     best: tuple[float, tuple] | None = None
     if found:
         # pool every region whose SD is within 25 % of the quietest one (an artefact inflates its region)
@@ -165,7 +178,6 @@ def estimate_noise_sd(spectrum: Spectrum, ppm_range: Any = "auto") -> tuple[floa
         best = (sd, tuple(f[2] for f in use))
     if best is None:
         # fall back to the outer 10 % of the spectrum on each side
-        n = spectrum.n_points
         k = max(n // 10, 4)
         edge = np.concatenate([spec[:k], spec[-k:]])
         r = np.concatenate([edge.real - edge.real.mean(), edge.imag - edge.imag.mean()])
