@@ -58,7 +58,7 @@ def test_snr_and_fit_quality(rng):
 def test_good_spectrum_passes(rng):
     r = make_result(rng, noise_sd=20.0, lw_hz=5.0)
     items = assess(r, voi="lesion")
-    assert [it.name for it in items] == ["convergence", "snr", "linewidth", "fit_quality", "crlb",
+    assert [it.name for it in items] == ["convergence", "snr", "linewidth", "fit_quality", "crlb", "reference",
                                          "lipid_contamination"]
     assert all(it.level == "ok" for it in items), items
     assert qc_pass(items) and worst_level(items) == "ok"
@@ -163,3 +163,20 @@ def test_fwhm_of_absent_naa_not_measured_on_noise(rng):
     r = make_result(rng, amplitudes=dict(TRUTH, NAA=0.0005, NAAG=0.0), noise_sd=20.0)
     assert np.isnan(fwhm_ppm(r))
     assert fwhm_fit_ppm(r) == pytest.approx(6.0 / MHZ, rel=0.05)  # the model still has a width
+
+
+def test_no_creatine_fails(rng):
+    """Every study ratio divides by tCr: a fit without creatine (e.g. a phantom or a wrong basis) fails QC."""
+    r = make_result(rng, noise_sd=20.0)
+    r = r.replace(amplitudes=np.where(np.isin(r.names, ["Cr", "PCr"]), 0.0, r.amplitudes))
+    items = _by_name(assess(r))
+    assert items["reference"].level == "fail" and "tCr = 0" in items["reference"].message
+    assert not qc_pass(items.values())
+
+
+def test_negative_snr_is_not_measurable(rng):
+    """No NAA peak above the baseline gives a non-positive height: 'not measurable', never 'SNR -40'."""
+    r = make_result(rng, amplitudes=dict(TRUTH, NAA=0.0, NAAG=0.0), noise_sd=20.0)
+    r = r.replace(data=r.data - 5 * np.abs(r.data).max() * ((r.ppm > 1.9) & (r.ppm < 2.12)))
+    item = _by_name(assess(r))["snr"]
+    assert snr(r) <= 0 and item.level == "warn" and "not measurable" in item.message

@@ -152,6 +152,9 @@ def _check_snr(value: float, o: QCOptions) -> QCItem:
     if not math.isfinite(value):
         return QCItem("warn", "snr", "SNR not measurable: the fit window does not cover NAA (1.9-2.1 ppm)",
                       "widen the fit window to include 2.0 ppm")
+    if not value > 0:
+        return QCItem("warn", "snr", f"SNR not measurable: no NAA peak above the fitted baseline ({value:.1f})",
+                      "check the frequency reference, the phase and that this is a brain spectrum")
     if value < o.snr_warn:
         return QCItem("warn", "snr", f"SNR {value:.1f} < {o.snr_warn:g} (NAA height / noise SD)",
                       "average more transients or use a larger voxel; interpret low-concentration metabolites with care")
@@ -223,6 +226,17 @@ def _check_crlbs(result: Any, combos: Mapping[str, Any], voi: str | None, o: QCO
     return [QCItem("ok", "crlb", f"CRLB ≤ {o.crlb_max:g} %: {txt}{note}")]
 
 
+def _check_reference(combos: Mapping[str, Any]) -> QCItem | None:
+    """Fail when the ratio denominator tCr was not fitted (every study ratio is then undefined)."""
+    if "tCr" not in combos:
+        return None
+    val = combos["tCr"].value
+    if val > 0:
+        return QCItem("ok", "reference", f"tCr fitted ({_fmt(val)})")
+    return QCItem("fail", "reference", "no creatine fitted (tCr = 0): every ratio to tCr is undefined",
+                  "check that the data are a brain spectrum at this field and TE, the basis and the fit window")
+
+
 def _check_lipids(result: Any, o: QCOptions) -> QCItem:
     info = measures.lipid_signal(result)
     if not math.isfinite(info["snr"]):
@@ -280,7 +294,7 @@ def assess(result: Any, *, voi: str | None = None, water: Any = None,
     -------
     tuple of QCItem
         One item per check, in a fixed order: convergence, snr, linewidth, fit_quality, crlb,
-        lipid_contamination, plausibility (NAWM only).
+        reference (when the combinations include tCr), lipid_contamination, plausibility (NAWM only).
     """
     from pmlmrs.quant.combine import combinations, ratios
 
@@ -297,8 +311,10 @@ def assess(result: Any, *, voi: str | None = None, water: Any = None,
         _check_linewidth(measures.fwhm_ppm(result), measures.fwhm_fit_ppm(result), water_ppm, o, mhz),
         _check_fit_quality(measures.fit_quality(result), o),
         *_check_crlbs(result, combos, voi, o),
+        _check_reference(combos),
         _check_lipids(result, o),
     ]
+    items = [it for it in items if it is not None]
     if voi == "nawm" and o.plausibility:
         items.append(_check_plausibility(rat, NAWM_RANGES))
     return tuple(items)
