@@ -103,6 +103,18 @@ def test_match_checks_nucleus_and_field():
     with pytest.raises(IncompatibleDataError, match="MHz"):
         b.match(Spectrum(np.ones(1024, complex), Header(297.2, 1 / 6000)))
     with pytest.raises(IncompatibleDataError, match="MHz"):
-        b.match(Spectrum(np.ones(1024, complex), Header(125.0, 5e-4)))  # 2.2 % off
+        b.match(Spectrum(np.ones(1024, complex), Header(120.0, 5e-4)))  # 6.5 % off (2.89 T vs 3 T is 3.7 %)
     with pytest.raises(IncompatibleDataError, match="31P"):
         b.match(Spectrum(np.ones(1024, complex), Header(127.7861, 5e-4, nucleus="31P")))
+
+
+def test_match_rescales_a_3t_basis_to_2p89t_data_with_a_warning(caplog):
+    """A 3.0 T basis (127.79 MHz) on 2.89 T Siemens data (123.23 MHz, 3.7 % apart) is rescaled, not refused;
+    singlets stay at their ppm and the J-coupling caveat is logged."""
+    b = load_basis(TEST_BASIS)
+    with caplog.at_level("WARNING", logger="pmlmrs"):
+        m = b.match(Spectrum(np.ones(1024, complex), Header(123.2347, 1 / 1200.0)))
+    assert m.spectrometer_frequency == 123.2347
+    assert m.peak_ppm("NAA", 1.9, 2.1) == pytest.approx(2.008, abs=0.01)
+    assert m.peak_ppm("Cr", 2.9, 3.1) == pytest.approx(3.027, abs=0.01)
+    assert "3.7 % apart" in caplog.text and "J-coupled" in caplog.text

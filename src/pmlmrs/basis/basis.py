@@ -156,15 +156,16 @@ class Basis:
         return resample_basis(self, dwell_time, n_points, spectrometer_frequency=spectrometer_frequency,
                               ppm_reference=ppm_reference)
 
-    def match(self, spectrum: Any, *, field_tolerance: float = 0.01) -> Basis:
+    def match(self, spectrum: Any, *, field_tolerance: float | None = None) -> Basis:
         """Check nucleus and field against a Spectrum and resample to its grid.
 
         Raises IncompatibleDataError when the nuclei differ or the spectrometer frequencies differ by
-        more than *field_tolerance* (1 %).
+        more than *field_tolerance* (default :data:`pmlmrs.basis.resample.FIELD_TOLERANCE`, 5 %).
         """
-        from pmlmrs.basis.resample import match_basis
+        from pmlmrs.basis.resample import FIELD_TOLERANCE, match_basis
 
-        return match_basis(self, spectrum, field_tolerance=field_tolerance)
+        return match_basis(self, spectrum,
+                           field_tolerance=FIELD_TOLERANCE if field_tolerance is None else field_tolerance)
 
     def peak_ppm(self, name: str, lo: float, hi: float) -> float:
         """Chemical shift (ppm) of the largest peak of one metabolite between *lo* and *hi* ppm."""

@@ -145,14 +145,21 @@ def resample_basis(basis: Basis, dwell_time: float, n_points: int, *,
                    ppm_reference=ref_d, meta=meta)
 
 
-def match_basis(basis: Basis, spectrum: Spectrum, *, field_tolerance: float = 0.01) -> Basis:
+#: Relative difference of spectrometer frequencies up to which a basis is rescaled to the data (a
+#: 2.89 T Siemens and a 3.0 T Philips/GE basis are 3.7 % apart); beyond it the field is different.
+FIELD_TOLERANCE = 0.05
+#: Above this relative difference the rescaling is logged as a warning (J-coupled patterns keep the basis field).
+FIELD_WARN = 0.005
+
+
+def match_basis(basis: Basis, spectrum: Spectrum, *, field_tolerance: float = FIELD_TOLERANCE) -> Basis:
     """The basis checked against and resampled to *spectrum*'s grid, field and ppm reference.
 
     Raises
     ------
     IncompatibleDataError
         The nuclei differ, or the spectrometer frequencies differ by more than *field_tolerance*
-        (relative; 1 % by default, e.g. a 3 T basis for 7 T data).
+        (relative; 5 % by default, e.g. a 3 T basis for 7 T data).
     """
     h = spectrum.header
     if basis.nucleus != h.nucleus:
@@ -164,6 +171,11 @@ def match_basis(basis: Basis, spectrum: Spectrum, *, field_tolerance: float = 0.
             f"basis {basis.source or ''} was made for {basis.spectrometer_frequency:.3f} MHz but "
             f"{spectrum.source or 'the data'} was acquired at {h.spectrometer_frequency:.3f} MHz "
             f"({rel * 100:.1f} % apart, more than {field_tolerance * 100:g} %): use a basis for this field")
+    if rel > FIELD_WARN:
+        logger.warning("%s: basis %s was made for %.3f MHz, the data are at %.3f MHz (%.1f %% apart): chemical shifts "
+                       "are rescaled, but J-coupled multiplets keep the basis field; a basis simulated for this "
+                       "frequency is more accurate", spectrum.source or "data", basis.source or "",
+                       basis.spectrometer_frequency, h.spectrometer_frequency, rel * 100)
     if (abs(basis.dwell_time - h.dwell_time) <= 1e-12 * h.dwell_time and basis.n_points == spectrum.n_points
             and basis.spectrometer_frequency == h.spectrometer_frequency
             and basis.ppm_reference == h.ppm_reference):
