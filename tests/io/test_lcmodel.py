@@ -270,3 +270,22 @@ def test_round_trip_property(tmp_path_factory):
         assert back.dwell_time == pytest.approx(1.0 / sw, rel=1e-8)
 
     check()
+
+
+def test_cut_off_raw_is_refused_and_a_short_one_warned(tmp_path, caplog):
+    """A RAW cut inside a number ('-1.2' after 'E'-format values) is a ReadError, not a shorter FID; one cut
+    at a line end (no NUNFIL to compare with) reads, with a warning about its point count."""
+    text = RAW.read_text()
+    data_start = text.index("$END", text.index("$NMID")) + len("$END")
+    head, body = text[:data_start], text[data_start:]
+    lines = body.splitlines()
+    cut = tmp_path / "cut.raw"
+    cut.write_text(head + "\n".join(lines[:50]) + "\n" + lines[50][:22])
+    with pytest.raises(ReadError, match="cut off") as exc:
+        read_raw(cut, CHALLENGE_OPTS)
+    assert str(cut) in str(exc.value)
+    short = tmp_path / "short.raw"
+    short.write_text(head + "\n".join(lines[:99]) + "\n")
+    with caplog.at_level("WARNING", logger="pmlmrs"):
+        s = read_raw(short, CHALLENGE_OPTS)
+    assert s.n_points & (s.n_points - 1) and "not a power of two" in caplog.text

@@ -56,8 +56,8 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
+        except (typer.Exit, typer.Abort, SystemExit, typer.BadParameter):
+            raise  # BadParameter: bad usage, exit status 2 with the usage line
         except PmlmrsError as exc:
             if state["debug"]:
                 raise

@@ -84,6 +84,24 @@ def has_dicom_preamble(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
+#: Header fields a user may supply: (Header attribute, name in messages, unit, factor from the attribute).
+_USER_FIELDS = (("spectrometer_frequency", "central frequency", "MHz", 1.0),
+                ("dwell_time", "spectral width", "Hz", None), ("echo_time", "echo time", "ms", 1e3))
+
+
+def _warn_conflicts(source: Any, old: Any, changes: dict[str, Any]) -> None:
+    """Warn when a user-supplied value replaces a different value that the file itself holds."""
+    for attr, label, unit, factor in _USER_FIELDS:
+        if attr not in changes or getattr(old, attr, None) is None:
+            continue
+        a, b = float(getattr(old, attr)), float(changes[attr])
+        if abs(a - b) <= 1e-6 * max(abs(a), abs(b)):
+            continue
+        fa, fb = (1.0 / a, 1.0 / b) if factor is None else (a * factor, b * factor)
+        logger.warning("%s: the file says %s %.6g %s; using the %.6g %s given by the user", source or "input",
+                       label, fa, unit, fb, unit)
+
+
 def apply_read_options(spectrum: Spectrum, options: ReadOptions | None) -> Spectrum:
     """Apply user-supplied header values (overrides for formats that have them) and record it.
 
@@ -112,6 +130,7 @@ def apply_read_options(spectrum: Spectrum, options: ReadOptions | None) -> Spect
     header = old.replace(**changes) if changes else old
     if changes:
         logger.info("%s: header values replaced by the user: %s", spectrum.source, changes)
+        _warn_conflicts(spectrum.source, old, changes)
     params = {k: v for k, v in options.to_dict().items()
               if v is not None and not (k == "nucleus" and "nucleus" not in changes)}
     data = np.conj(spectrum.data) if conj else spectrum.data

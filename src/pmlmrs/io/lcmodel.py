@@ -432,11 +432,18 @@ def read_raw_fid(path: str | Path) -> tuple[np.ndarray, dict[str, dict[str, Any]
         raise ReadError(f"the data block is not numeric ({exc}); file corrupt or truncated?", p) from exc
     if vals.size == 0:
         raise ReadError("no data after the $NMID header (truncated file?)", p)
+    toks = block.split()
+    if len(toks) > 2 and sum("E" in t.upper() for t in toks) > len(toks) // 2 and "E" not in toks[-1].upper():
+        raise ReadError(f"the last value {toks[-1]!r} has no exponent where the others have one: the file is cut "
+                        "off (truncated)", p)
     if vals.size % 2:
         raise ReadError(f"odd number of values ({vals.size}) in the data block: truncated file? "
                         "LCModel RAW stores real and imaginary parts in pairs", p)
     if not np.all(np.isfinite(vals)):
         raise ReadError("non-finite values in the data block", p)
+    n = vals.size // 2
+    if n & (n - 1):
+        logger.warning("%s: %d points, not a power of two: check that the file is complete", p, n)
     return vals[0::2] + 1j * vals[1::2], nl
 
 

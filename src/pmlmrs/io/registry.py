@@ -123,10 +123,17 @@ def find_reader(path: str | Path) -> Reader:
             head = fh.read(16)
     except OSError:
         head = b""
+    if suffix in (".sdat", ".spar"):
+        other = ".spar" if suffix == ".sdat" else ".sdat"
+        companion = [q for q in p.parent.glob(p.stem + ".*") if q.suffix.lower() == other]
+        if not companion:
+            raise UnknownFormatError(f"Philips {suffix.upper()[1:]} without its {other.upper()[1:]} file "
+                                     f"({p.with_suffix(other).name} or {p.with_suffix(other.upper()).name}): "
+                                     "keep the pair in one folder", p)
     known = ", ".join(f"{r.name} ({' '.join(r.extensions)})" for r in _READERS.values())
     raise UnknownFormatError(
         f"cannot work out the file type (extension {suffix or 'none'!r}, first bytes {head!r}); "
-        f"supported formats: {known}. Pass format=... (CLI: --format) if the extension is unusual.",
+        f"supported formats: {known}. Pass format=... (pmlmrs.io.load) if the extension is unusual.",
         p,
     )
 
