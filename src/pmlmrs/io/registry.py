@@ -133,7 +133,7 @@ def find_reader(path: str | Path) -> Reader:
     known = ", ".join(f"{r.name} ({' '.join(r.extensions)})" for r in _READERS.values())
     raise UnknownFormatError(
         f"cannot work out the file type (extension {suffix or 'none'!r}, first bytes {head!r}); "
-        f"supported formats: {known}. Pass format=... (pmlmrs.io.load) if the extension is unusual.",
+        f"supported formats: {known}. If the extension is unusual, name the reader: format=... (pmlmrs.io.load) or --format (pmlmrs info, pmlmrs convert).",
         p,
     )
 
