@@ -288,7 +288,7 @@ def _check_usage(files: Sequence[Path], water: Sequence[Path], backend: str, voi
 @app.command()
 @handle_errors
 def fit(
-    files: list[Path] = typer.Argument(..., help="Spectra to fit (any supported format; raw data is preprocessed)."),
+    files: list[Path] = typer.Argument(..., help="Spectra to fit (any supported format; each is preprocessed, see --no-preprocess)."),
     basis: Path = typer.Option(..., "--basis", "-b", help="Basis set: LCModel .BASIS, folder of .RAW/.txt, FSL-MRS JSON."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder (summary.tsv, <spectrum>/fit.json, report.html)."),
     water: list[Path] = typer.Option(None, "--water", help="Water reference for water scaling to mM: once for all inputs, "

@@ -13,7 +13,7 @@
 7. optional apodisation, truncation and zero-filling.
 
 Steps whose dimension or input is missing are skipped with a logged reason (``result.qc["skipped"]``).
-The fit command and the study pipeline call this function on raw data.
+The fit command and the study pipeline call this function on every input, averaged spectra included.
 """
 
 from __future__ import annotations
