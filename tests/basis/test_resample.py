@@ -118,3 +118,19 @@ def test_match_rescales_a_3t_basis_to_2p89t_data_with_a_warning(caplog):
     assert m.peak_ppm("NAA", 1.9, 2.1) == pytest.approx(2.008, abs=0.01)
     assert m.peak_ppm("Cr", 2.9, 3.1) == pytest.approx(3.027, abs=0.01)
     assert "3.7 % apart" in caplog.text and "J-coupled" in caplog.text
+
+
+def test_check_compatible_refuses_field_and_nucleus_and_warns_about_echo_time():
+    from pmlmrs.basis import check_compatible
+
+    te = 0.030
+    b = load_basis(TEST_BASIS).replace(echo_time=te)
+    same = Spectrum(np.ones(1024, complex), Header(127.7861, 5e-4, echo_time=te), source="same.nii.gz")
+    assert check_compatible(same, b) == []
+    other_te = Spectrum(np.ones(1024, complex), Header(127.7861, 5e-4, echo_time=te + 0.050), source="te.SDAT")
+    (msg,) = check_compatible(other_te, b)
+    assert msg.startswith("te.SDAT: echo time") and f"made for {te * 1e3:.4g} ms" in msg
+    with pytest.raises(IncompatibleDataError, match=r"seven\.rda: spectrometer frequency 297\.200 MHz"):
+        check_compatible(Spectrum(np.ones(1024, complex), Header(297.2, 5e-4), source="seven.rda"), b)
+    with pytest.raises(IncompatibleDataError, match="nucleus 31P"):
+        check_compatible(Spectrum(np.ones(1024, complex), Header(127.7861, 5e-4, nucleus="31P")), b)

@@ -192,6 +192,22 @@ def test_header_values_given_against_the_file_warn(files, tmp_path, caplog):
     assert "the file says echo time 30 ms; using the 80 ms given by the user" in caplog.text
 
 
+def test_basis_for_another_echo_time_warns(files, tmp_path, caplog):
+    """TE 35 ms data with the TE 30 ms basis are fitted, with a warning that names both echo times."""
+    from pmlmrs.io import load
+
+    svs = load(files["svs1"])
+    path = save(svs.replace(header=svs.header.replace(echo_time=0.035), source=None), tmp_path / "te35.nii.gz")
+    with caplog.at_level("WARNING", logger="pmlmrs"):
+        res = _fit([files["svs1"], "--basis", files["basis"], "-o", tmp_path / "same", "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert "but the basis" not in caplog.text
+    with caplog.at_level("WARNING", logger="pmlmrs"):
+        res = _fit([path, "--basis", files["basis"], "-o", tmp_path / "o", "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert "echo time 35 ms but the basis" in caplog.text and "made for 30 ms" in caplog.text
+
+
 def test_raw_multicoil_data_is_preprocessed(files, tmp_path):
     from pmlmrs.io import load
 

@@ -15,6 +15,7 @@ from pmlmrs.quant import (
     RATIOS,
     error_row,
     file_sha256,
+    source_sha256,
     read_fit_json,
     read_summary_tsv,
     scale_to_water,
@@ -101,6 +102,29 @@ def test_fit_json(tmp_path, rng):
     json.dumps(doc, allow_nan=False)  # strict JSON: no NaN/inf
     with pytest.raises(WriteError):
         write_fit_json(r, p, force=False)
+
+
+def test_philips_header_is_hashed_with_the_data(tmp_path, rng):
+    """The SPAR changes what an SDAT reads as: fit.json lists its hash, and the combined digest
+    (the study cache key) changes when only the SPAR is edited."""
+    sdat, spar, water = tmp_path / "scan.SDAT", tmp_path / "scan.SPAR", tmp_path / "scan_ref.sdat"
+    sdat.write_bytes(b"data")
+    spar.write_text("echo_time : 35\n")
+    water.write_bytes(b"water")
+    (tmp_path / "scan_ref.spar").write_text("echo_time : 35\n")
+    doc = read_fit_json(write_fit_json(make_result(rng), tmp_path / "out" / "fit.json", input_path=sdat,
+                                       water_path=water))
+    inputs = doc["provenance"]["inputs"]
+    assert inputs["spectrum"]["sha256"] == file_sha256(sdat)
+    assert inputs["spectrum_spar"] == {"path": str(spar), "sha256": file_sha256(spar)}
+    assert inputs["water_spar"]["sha256"] == file_sha256(tmp_path / "scan_ref.spar")
+    before = source_sha256(sdat)
+    assert before not in (file_sha256(sdat), file_sha256(spar))
+    spar.write_text("echo_time : 80\n")
+    assert source_sha256(sdat) != before
+    lone = tmp_path / "x.RAW"
+    lone.write_bytes(b"raw")
+    assert source_sha256(lone) == file_sha256(lone)  # a single-file format keeps its plain digest
 
 
 def test_configurable_lip_definition(rng):

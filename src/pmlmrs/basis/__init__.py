@@ -22,7 +22,7 @@ from pmlmrs.basis.reference import (
     remove_reference_peak,
     singlet_offsets,
 )
-from pmlmrs.basis.resample import match_basis, resample_basis, resample_fids
+from pmlmrs.basis.resample import check_compatible, match_basis, resample_basis, resample_fids
 from pmlmrs.basis.simulate import simulate_basis
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "find_reference_peaks",
     "remove_reference_peak",
     "resample_basis",
+    "check_compatible",
     "resample_fids",
     "match_basis",
     "simulate_basis",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pmlmrs.basis.basis import Basis
     from pmlmrs.core import Spectrum
 
-__all__ = ["resample_fids", "resample_basis", "match_basis"]
+__all__ = ["resample_fids", "resample_basis", "match_basis", "check_compatible", "FIELD_TOLERANCE", "TE_TOLERANCE"]
 
 
 def _fourier_exact(fids: NDArray, d0: float, d1: float, n1: int) -> NDArray:
@@ -150,6 +150,47 @@ def resample_basis(basis: Basis, dwell_time: float, n_points: int, *,
 FIELD_TOLERANCE = 0.05
 #: Above this relative difference the rescaling is logged as a warning (J-coupled patterns keep the basis field).
 FIELD_WARN = 0.005
+
+
+#: Echo times further apart than this (s) get a warning: the basis' multiplets no longer match.
+TE_TOLERANCE = 0.002
+
+
+def check_compatible(spectrum: Spectrum, basis: Basis) -> list[str]:
+    """Refuse a basis for another nucleus or field; warn about one for another echo time.
+
+    Returns
+    -------
+    list of str
+        The warnings issued (also logged), for callers that record them.
+
+    Raises
+    ------
+    IncompatibleDataError
+        Different nucleus, or field strengths more than :data:`FIELD_TOLERANCE` apart (the message
+        names the file and says how to get a matching basis).
+    """
+    src = spectrum.source or "spectrum"
+    if spectrum.header.nucleus != basis.nucleus:
+        raise IncompatibleDataError(
+            f"{src}: nucleus {spectrum.header.nucleus} but the basis {basis.source or ''} is for {basis.nucleus}")
+    f_data, f_basis = spectrum.spectrometer_frequency, basis.spectrometer_frequency
+    if abs(f_data - f_basis) / f_data > FIELD_TOLERANCE:
+        raise IncompatibleDataError(
+            f"{src}: spectrometer frequency {f_data:.3f} MHz but the basis {basis.source or ''} was made for "
+            f"{f_basis:.3f} MHz (a different field strength); use a basis simulated for this field "
+            "(pmlmrs basis simulate --frequency ...)")
+    warnings = []
+    te_data, te_basis = spectrum.header.echo_time, basis.echo_time
+    if te_data is not None and te_basis is not None and abs(te_data - te_basis) > TE_TOLERANCE:
+        warnings.append(
+            f"{src}: echo time {te_data * 1e3:.4g} ms but the basis {basis.source or ''} was made for "
+            f"{te_basis * 1e3:.4g} ms; J-coupled multiplets (Glu, Gln, Ins, GABA) and T2 weighting differ, so "
+            f"their amplitudes are biased; simulate a basis for this echo time "
+            f"(pmlmrs basis simulate --te {te_data * 1e3:.4g} ...)")
+    for w in warnings:
+        logger.warning("%s", w)
+    return warnings
 
 
 def match_basis(basis: Basis, spectrum: Spectrum, *, field_tolerance: float = FIELD_TOLERANCE) -> Basis:

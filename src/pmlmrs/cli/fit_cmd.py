@@ -20,12 +20,11 @@ from pmlmrs.cli._common import app, console, err_console, handle_errors
 from pmlmrs.errors import (
     ConfigError,
     HeaderFieldError,
-    IncompatibleDataError,
     PmlmrsError,
     WriteError,
 )
 
-__all__ = ["fit", "FitJob", "run_fit", "load_input", "check_compatible", "prepare"]
+__all__ = ["fit", "FitJob", "run_fit", "load_input", "prepare"]
 
 
 
@@ -78,24 +77,6 @@ def load_input(path: Path, basis: Any, read_kwargs: dict[str, float]) -> Any:
             return load(path, **fallback)
         except HeaderFieldError:
             raise exc from None
-
-
-def check_compatible(spectrum: Any, basis: Any) -> None:
-    """IncompatibleDataError when basis and data differ in nucleus or field strength."""
-    src = spectrum.source or "spectrum"
-    if spectrum.header.nucleus != basis.nucleus:
-        raise IncompatibleDataError(
-            f"{src}: nucleus {spectrum.header.nucleus} but the basis {basis.source or ''} is for {basis.nucleus}"
-        )
-    f_data, f_basis = spectrum.spectrometer_frequency, basis.spectrometer_frequency
-    from pmlmrs.basis.resample import FIELD_TOLERANCE
-
-    if abs(f_data - f_basis) / f_data > FIELD_TOLERANCE:
-        raise IncompatibleDataError(
-            f"{src}: spectrometer frequency {f_data:.3f} MHz but the basis {basis.source or ''} was made for "
-            f"{f_basis:.3f} MHz (a different field strength); use a basis simulated for this field "
-            "(pmlmrs basis simulate --frequency ...)"
-        )
 
 
 def _needs_reduction(s: Any) -> bool:
@@ -171,7 +152,7 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
     Raises only for problems that stop the whole batch (outputs exist, basis unreadable, bad options).
     """
     from pmlmrs import fit as fitmod
-    from pmlmrs.basis import load_basis
+    from pmlmrs.basis import check_compatible, load_basis
     from pmlmrs.basis.basis import canonical_name
     from pmlmrs.qc import with_qc
     from pmlmrs.quant import error_row, scale_to_water, summary_row, write_fit_json, write_summary_tsv

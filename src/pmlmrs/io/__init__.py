@@ -2,5 +2,7 @@
 
 from pmlmrs.io.registry import Reader, Writer, find_reader, load, readers, register_reader, register_writer, save, writers
 
-__all__ = ["load", "save", "find_reader", "readers", "writers", "register_reader", "register_writer",
+from pmlmrs.io.vendor import companion_files
+
+__all__ = ["load", "companion_files", "save", "find_reader", "readers", "writers", "register_reader", "register_writer",
            "Reader", "Writer"]

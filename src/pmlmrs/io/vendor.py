@@ -43,7 +43,7 @@ from pmlmrs.io._util import apply_read_options, has_dicom_preamble, is_phi_key, 
 from pmlmrs.io.nifti_mrs import spectrum_from_nifti_mrs_object
 from pmlmrs.io.registry import Reader, register_reader
 
-__all__ = ["load_all", "VENDOR_READERS", "find_partner"]
+__all__ = ["load_all", "VENDOR_READERS", "find_partner", "companion_files"]
 
 _REF_NAME = re.compile(r"(^|_)(ref|wref|water|noise|mrsref)(_\d+)?$", re.IGNORECASE)
 
@@ -61,6 +61,24 @@ def find_partner(path: Path, suffixes: tuple[str, ...]) -> Path | None:
     except OSError:
         return None
     return None
+
+
+#: Files read together with a file of this suffix (same stem): {suffix: (partner suffixes, ...)}.
+_COMPANIONS: dict[str, tuple[str, ...]] = {
+    ".sdat": (".spar",), ".spar": (".sdat",),
+    ".data": (".list", ".spar", ".dcm"), ".list": (".data", ".spar", ".dcm"),
+}
+
+
+def companion_files(path: str | Path) -> list[Path]:
+    """The other files a reader takes from beside *path* (``X.SPAR`` for ``X.SDAT`` ...); may be empty.
+
+    Their content changes the data read, so they are hashed into provenance and study caches with
+    the file itself.
+    """
+    p = Path(path)
+    found = (find_partner(p, (s,)) for s in _COMPANIONS.get(p.suffix.lower(), ()))
+    return [q for q in found if q is not None and q != p]
 
 
 def _convert(path: Path, what: str, func: Callable[[], tuple[list, list]]) -> dict[str, Spectrum]:

@@ -27,6 +27,7 @@ __all__ = [
     "QC_COLUMNS",
     "spectrum_name",
     "file_sha256",
+    "source_sha256",
     "summary_row",
     "error_row",
     "summary_columns",
@@ -64,6 +65,21 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
             if not b:
                 break
             h.update(b)
+    return h.hexdigest()
+
+
+def source_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of what a reader reads for *path*: the file alone, or the file and its companions
+    (``X.SDAT`` with ``X.SPAR`` ...) digested together, so that an edited header changes it."""
+    from pmlmrs.io import companion_files
+
+    extra = companion_files(path)
+    if not extra:
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for f in [Path(path), *extra]:
+        h.update(f.suffix.lower().encode())
+        h.update(file_sha256(f).encode())
     return h.hexdigest()
 
 
@@ -280,9 +296,18 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
         pp = Path(p)
         return {"path": str(pp), "sha256": file_sha256(pp) if pp.is_file() else None}
 
-    inputs = {"spectrum": _file(input_path if input_path is not None else spec.source)}
+    def _add(role: str, p: Any) -> None:
+        inputs[role] = _file(p)
+        if p is not None and Path(p).is_file():
+            from pmlmrs.io import companion_files
+
+            for c in companion_files(p):  # e.g. "spectrum_spar": the header read with an SDAT
+                inputs[f"{role}_{c.suffix.lower().lstrip('.')}"] = _file(c)
+
+    inputs: dict[str, Any] = {}
+    _add("spectrum", input_path if input_path is not None else spec.source)
     if water_path is not None:
-        inputs["water"] = _file(water_path)
+        _add("water", water_path)
     if basis_path is not None:
         inputs["basis"] = _file(basis_path)
 

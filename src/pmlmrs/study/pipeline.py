@@ -39,7 +39,7 @@ from typing import Any
 
 from pmlmrs._logging import logger
 from pmlmrs.errors import StudyError, WriteError, check_option
-from pmlmrs.quant.outputs import file_sha256
+from pmlmrs.quant.outputs import file_sha256, source_sha256
 from pmlmrs.study.bids import ExamInput, Study, VoxelInput, discover
 from pmlmrs.study.clinical import Problem
 from pmlmrs.study.stages import StageOptions, assign_stage
@@ -273,6 +273,7 @@ def _voxel_paths(out_dir: Path, v: VoxelInput) -> dict[str, Path]:
 
 def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     """Load, preprocess, fit, quantify and QC one voxel; write its outputs. Raises on failure."""
+    from pmlmrs.basis import check_compatible
     from pmlmrs.io import load
     from pmlmrs.preprocess import preprocess
     from pmlmrs.qc import assess
@@ -282,7 +283,8 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     metab = load(v.path)
     water = load(v.ref_path) if v.ref_path is not None else None
     header = _header_info(metab, v.voi)
-    notes: list[str] = []
+    basis = find_basis(metab, s.basis)
+    notes = check_compatible(metab, basis)  # before preprocessing: a wrong field fails clearly
     # every voxel, averaged ones too: eddy currents, residual water, phase, referencing (as `pmlmrs fit`)
     pr = preprocess(metab, water, s.preprocess_options)
     metab, water = pr.metab, pr.water
@@ -290,7 +292,6 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     metab = metab.squeeze()
     if water is not None:
         water = water.squeeze()
-    basis = find_basis(metab, s.basis)
     result = _model(basis, s).fit(metab)
     water_scaled = False
     if water is not None and s.water_scaling:
@@ -539,7 +540,7 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems))
     hashes: dict[str, tuple[str, str | None]] = {}
     for v in study.voxels:
-        hashes[v.key] = (file_sha256(v.path), None if v.ref_path is None else file_sha256(v.ref_path))
+        hashes[v.key] = (source_sha256(v.path), None if v.ref_path is None else source_sha256(v.ref_path))
     inputs = {"bids_dir": str(bids.resolve()), "n_exams": len(study.exams),
               "files": {k: {"svs": a, "ref": b} for k, (a, b) in hashes.items()}}
     run_id = db.start_run(level=level, bids_dir=str(bids.resolve()), out_dir=str(out.resolve()),
