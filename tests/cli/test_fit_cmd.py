@@ -123,6 +123,46 @@ def test_refuses_existing_outputs_without_force(files, tmp_path):
     assert not any(c["name"].startswith("Lip") for c in doc["components"])
 
 
+def test_summary_linewidth_is_the_one_qc_judged(files, tmp_path):
+    """With a water reference the linewidth check judges the water FWHM: summary.tsv's fwhm_ppm is that
+    value (not NAA's), so a linewidth failure is visible in the column that caused it."""
+    from pmlmrs.io import load
+
+    water = load(files["water"])
+    t = np.arange(water.n_points) * water.dwell_time
+    broad = save(water.replace(data=water.data * np.exp(-np.pi * 10.0 * t), source=None), tmp_path / "w15.nii.gz")
+    outdir = tmp_path / "out"
+    res = _fit([files["svs1"], "--basis", files["basis"], "--water", broad, "-o", outdir, "--no-report"])
+    assert res.exit_code == 0, res.output
+    df = read_summary_tsv(outdir / "summary.tsv")
+    mhz = water.spectrometer_frequency
+    assert df.loc[0, "fwhm_ppm"] == pytest.approx(15.0 / mhz, rel=0.1)  # 5 + 10 Hz Lorentzian
+    assert not df.loc[0, "qc_pass"]  # > 0.1 ppm fails
+    doc = json.loads((outdir / "svs1" / "fit.json").read_text())
+    assert doc["fit"]["fwhm_ppm"] == pytest.approx(df.loc[0, "fwhm_ppm"], rel=1e-5)  # the TSV keeps 6 digits
+    assert doc["fit"]["fwhm_naa_ppm"] < 0.07  # NAA itself is narrow
+    (lw,) = [it for it in doc["qc"] if it["name"] == "linewidth"]
+    assert lw["level"] == "fail" and lw["value"] == pytest.approx(doc["fit"]["fwhm_ppm"])
+
+
+def test_force_leaves_no_outputs_the_new_summary_does_not_list(files, tmp_path):
+    """--force with fewer inputs removes the dropped spectrum's outputs; a spectrum that now fails
+    keeps no fit.json from before; files pmlmrs did not write stay."""
+    outdir = tmp_path / "out"
+    assert _fit([files["svs1"], files["svs2"], "--basis", files["basis"], "-o", outdir]).exit_code == 0
+    (outdir / "svs1" / "notes.txt").write_text("mine")
+    broken = tmp_path / "again" / "svs1.nii.gz"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not NIfTI")
+    res = _fit([broken, "--basis", files["basis"], "-o", outdir, "--force"])
+    assert res.exit_code == 1
+    df = read_summary_tsv(outdir / "summary.tsv")
+    assert list(df["spectrum"]) == ["svs1"] and df.loc[0, "error"]
+    assert not (outdir / "svs2").exists()
+    assert not (outdir / "svs1" / "fit.json").exists() and not (outdir / "svs1" / "report.html").exists()
+    assert (outdir / "svs1" / "notes.txt").read_text() == "mine"
+
+
 def test_water_scaling_to_mm(files, tmp_path):
     outdir = tmp_path / "out"
     res = _fit([files["svs1"], "--basis", files["basis"], "--water", files["water"], "-o", outdir, "--voi", "nawm"])

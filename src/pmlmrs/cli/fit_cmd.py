@@ -175,6 +175,8 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
         if existing:
             raise WriteError(f"exists ({len(existing)} output file(s) in all); use --force to overwrite", existing[0])
     basis = load_basis(basis_path)
+    if force:
+        _remove_previous_outputs(outdir, names)
     jobs = [FitJob(p, n, (water[i] if len(water) > 1 else water[0]) if water else None)
             for i, (p, n) in enumerate(zip(files, names))]
 
@@ -232,6 +234,34 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
             job.row = {**error_row(job.name, job.error), **{c: None for m in measures for c in (m, f"{m}_crlb")}}
     write_summary_tsv([j.row for j in jobs], summary, force=True)
     return jobs
+
+
+def _remove_previous_outputs(outdir: Path, names: Sequence[str]) -> None:
+    """Before a --force run: delete the fit.json and report.html of every spectrum in the old summary.tsv
+    and of this run's names, so that no folder keeps a fit the new summary does not list (a spectrum
+    that now fails, or one no longer given). Only these two files, and then any folder left empty."""
+    from pmlmrs.quant import read_summary_tsv
+
+    old: list[str] = []
+    if (outdir / "summary.tsv").is_file():
+        try:
+            old = [str(n) for n in read_summary_tsv(outdir / "summary.tsv")["spectrum"]]
+        except Exception as exc:  # noqa: BLE001 - an unreadable old summary only limits the clean-up
+            logger.warning("%s: cannot read the previous summary (%s); its spectra's outputs are kept",
+                           outdir / "summary.tsv", exc)
+    removed = 0
+    for name in dict.fromkeys([*old, *names]):
+        d = outdir / name
+        if not name or d.resolve().parent != outdir.resolve():  # a name must not point outside the folder
+            continue
+        for f in ("fit.json", "report.html"):
+            if (d / f).is_file():
+                (d / f).unlink()
+                removed += 1
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    if removed:
+        logger.info("--force: removed %d output file(s) of the previous run in %s", removed, outdir)
 
 
 def _check_usage(files: Sequence[Path], water: Sequence[Path], backend: str, voi: str | None,

@@ -48,24 +48,32 @@ class QCItem:
         What was found, with the numbers.
     fix : str
         What to do about it (empty for ``ok``).
+    value : float or None
+        The number the check judged, in its own unit (``linewidth``: ppm), when it has one.
     """
 
     level: str
     name: str
     message: str
     fix: str = ""
+    value: float | None = None
 
     def __post_init__(self) -> None:
         check_option("level", self.level, LEVELS)
 
-    def to_dict(self) -> dict[str, str]:
-        """JSON-friendly."""
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly (``value`` only when set)."""
+        d = dataclasses.asdict(self)
+        if d["value"] is None:
+            del d["value"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> QCItem:
         """Inverse of :meth:`to_dict`."""
-        return cls(str(d["level"]), str(d["name"]), str(d.get("message", "")), str(d.get("fix", "")))
+        value = d.get("value")
+        return cls(str(d["level"]), str(d["name"]), str(d.get("message", "")), str(d.get("fix", "")),
+                   None if value is None else float(value))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,11 +184,11 @@ def _check_linewidth(data_ppm: float, fit_ppm: float, water_ppm: float | None, o
     msg = f"FWHM {value:.3f} ppm = {value * mhz:.1f} Hz, {source}{extra}"
     if value > o.fwhm_fail:
         return QCItem("fail", "linewidth", f"{msg} > {o.fwhm_fail:g} ppm",
-                      "reshim and reacquire; check frequency drift correction and voxel position (air/bone)")
+                      "reshim and reacquire; check frequency drift correction and voxel position (air/bone)", value)
     if value > o.fwhm_warn:
         return QCItem("warn", "linewidth", f"{msg} > {o.fwhm_warn:g} ppm",
-                      "poor shim: overlapping peaks (Glx, Ins, Cho/Cr) are less reliable; consider reshimming")
-    return QCItem("ok", "linewidth", msg)
+                      "poor shim: overlapping peaks (Glx, Ins, Cho/Cr) are less reliable; consider reshimming", value)
+    return QCItem("ok", "linewidth", msg, value=value)
 
 
 def _check_fit_quality(value: float, o: QCOptions) -> QCItem:

@@ -3,7 +3,8 @@
 ``summary.tsv`` columns, in order: ``spectrum``; for every fitted component then every combination
 ``NAME`` (basis units, mM when water-scaled) and ``NAME_crlb`` (%); the ratios (``tNAA_tCr`` ...)
 each followed by ``RATIO_sd`` (absolute SD, delta method; an extension of the contract); ``snr``,
-``fwhm_ppm``, ``fit_quality``, ``qc_pass``, ``error``. Missing values are ``n/a`` (BIDS), an
+``fwhm_ppm`` (the linewidth QC judged: the water reference's when there is one, else NAA's),
+``fit_quality``, ``qc_pass``, ``error``. Missing values are ``n/a`` (BIDS), an
 infinite CRLB (zero amplitude) is ``inf``, booleans are ``true``/``false``.
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "file_sha256",
     "source_sha256",
     "summary_row",
+    "judged_fwhm_ppm",
     "error_row",
     "summary_columns",
     "write_summary_tsv",
@@ -107,7 +109,7 @@ def summary_row(result: Any, name: str, *, voi: str | None = None,
         Extra/replacement combinations (see :func:`pmlmrs.quant.combinations`).
     ratio_names : sequence of str
     """
-    from pmlmrs.qc import fit_quality, fwhm_fit_ppm, fwhm_ppm, qc_pass, snr
+    from pmlmrs.qc import fit_quality, qc_pass, snr
 
     row: dict[str, Any] = {"spectrum": name}
     for i, n in enumerate(result.names):
@@ -119,15 +121,25 @@ def summary_row(result: Any, name: str, *, voi: str | None = None,
     for n, m in ratios(result, ratio_names, definitions).items():
         row[n] = m.value
         row[f"{n}_sd"] = m.sd
-    fw = fwhm_ppm(result)
-    if not math.isfinite(fw):
-        fw = fwhm_fit_ppm(result)
+    items = _qc_items(result, voi)
     row["snr"] = snr(result)
-    row["fwhm_ppm"] = fw
+    row["fwhm_ppm"] = judged_fwhm_ppm(result, items)
     row["fit_quality"] = fit_quality(result)
-    row["qc_pass"] = qc_pass(_qc_items(result, voi))
+    row["qc_pass"] = qc_pass(items)
     row["error"] = ""
     return row
+
+
+def judged_fwhm_ppm(result: Any, qc_items: Sequence[Any] = ()) -> float:
+    """The linewidth (ppm) QC judged: the water reference's FWHM when QC had one, else NAA's on the
+    data, else the fitted NAA's (``nan`` when none is measurable)."""
+    from pmlmrs.qc import fwhm_fit_ppm, fwhm_ppm, items_from
+
+    for it in items_from(qc_items):
+        if it.name == "linewidth" and it.value is not None and math.isfinite(it.value):
+            return float(it.value)
+    fw = fwhm_ppm(result)
+    return fw if math.isfinite(fw) else fwhm_fit_ppm(result)
 
 
 def error_row(name: str, message: str) -> dict[str, Any]:
@@ -340,7 +352,8 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
             "noise_sd": float(result.noise_sd),
             "ppm_window": [float(result.ppm[0]), float(result.ppm[-1])] if len(result.ppm) else None,
             "snr": snr(result),
-            "fwhm_ppm": fwhm_ppm(result),
+            "fwhm_ppm": judged_fwhm_ppm(result, qc_items),
+            "fwhm_naa_ppm": fwhm_ppm(result),
             "fwhm_fit_ppm": fwhm_fit_ppm(result),
             "fit_quality": fit_quality(result),
             "lipid_signal": lipid_signal(result),
