@@ -271,6 +271,25 @@ def test_truncated_vendor_files(tmp_path: Path, name: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("cut", [1, 8, 1000, 4000])
+def test_siemens_ima_cut_short_is_refused_not_read_as_fewer_points(tmp_path: Path, cut: int) -> None:
+    """spec2nii reads an .IMA missing its last 8 or 1000 bytes as 1023 or 899 points; pmlmrs checks the
+    data element against the CSA sizes first."""
+    f = _copy(TEST_DATA / "siemens/SVS_30.IMA", tmp_path)
+    f.write_bytes(f.read_bytes()[:-cut])
+    with pytest.raises(ReadError, match=r"\(7FE1,1010\) has \d+ bytes but DataPointColumns 1024 x 8 = 8192"):
+        load(f)
+
+
+@pytest.mark.parametrize("cut", [1, 1000, 5000])
+def test_siemens_xa_dicom_cut_short_is_refused(invivo: Path, tmp_path: Path, cut: int) -> None:
+    f = _copy(invivo / "siemens_dicom/SVS_XA60.dcm", tmp_path)
+    f.write_bytes(f.read_bytes()[:-cut])
+    with pytest.raises(ReadError, match="SpectroscopyData") as info:
+        load(f)
+    assert f.name in str(info.value)
+
+
 def test_empty_and_wrong_format(tmp_path: Path) -> None:
     empty = tmp_path / "empty.rda"
     empty.write_bytes(b"")

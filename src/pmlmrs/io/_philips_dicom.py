@@ -23,6 +23,7 @@ from pmlmrs._logging import logger
 from pmlmrs.core import Geometry, Header, ProcessingStep, Spectrum
 from pmlmrs.core.provenance import software_version
 from pmlmrs.errors import HeaderFieldError, ReadError, UnsupportedVariantError
+from pmlmrs.io._util import dicom_spectroscopy_floats
 
 __all__ = ["read_philips_enhanced_dicom", "MR_SPECTROSCOPY_STORAGE"]
 
@@ -136,16 +137,7 @@ def read_philips_enhanced_dicom(path: str | Path) -> dict[str, Spectrum]:
     sw = float(required("SpectralWidth", "(0018,9052)"))
     nucleus = str(ds.get("ResonantNucleus", "1H") or "1H")
 
-    buf = bytes(ds.SpectroscopyData)
-    if len(buf) % 4:
-        raise ReadError(f"SpectroscopyData has {len(buf)} bytes, not a whole number of float32 values "
-                        "(truncated file?)", p)
-    raw = np.frombuffer(buf, dtype="<f4")
-    expected = n_frames * n_points * 2
-    if raw.size != expected:
-        raise ReadError(
-            f"SpectroscopyData holds {raw.size} floats but NumberOfFrames x DataPointColumns x 2 = "
-            f"{n_frames} x {n_points} x 2 = {expected} (truncated or unusual file)", p)
+    raw = dicom_spectroscopy_floats(ds, p, n_points)
     fids = (raw[0::2].astype(np.float64) + 1j * raw[1::2].astype(np.float64)).reshape(n_frames, n_points)
 
     te = _functional(ds, "MREchoSequence", "EffectiveEchoTime")

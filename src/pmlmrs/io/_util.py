@@ -153,3 +153,31 @@ def read_text_file(path: str | Path, what: str = "file", *, allow_empty: bool = 
     if not allow_empty and not text.strip():
         raise ReadError(f"the {what} is empty", p)
     return text
+
+
+def dicom_spectroscopy_floats(ds: Any, path: Path, n_points: int | None = None) -> np.ndarray:
+    """SpectroscopyData (5600,0020) of a pydicom dataset as little-endian float32, shape (n,).
+
+    Raises ReadError naming *path* when the element is missing or does not hold exactly
+    NumberOfFrames x Rows x Columns x DataPointRows x DataPointColumns complex values (a truncated
+    file: a reader would otherwise return fewer points without saying so). *n_points* replaces
+    DataPointColumns when the caller took it from elsewhere.
+    """
+    if "SpectroscopyData" not in ds:
+        raise ReadError("the element SpectroscopyData (5600,0020) is missing (truncated file?)", path)
+    buf = bytes(ds.SpectroscopyData)
+    if len(buf) % 4:
+        raise ReadError(f"SpectroscopyData has {len(buf)} bytes, not a whole number of float32 values "
+                        "(truncated file?)", path)
+    raw = np.frombuffer(buf, dtype="<f4")
+    dims = {name: int(ds.get(name, 1) or 1)
+            for name in ("NumberOfFrames", "Rows", "Columns", "DataPointRows", "DataPointColumns")}
+    if n_points is not None:
+        dims["DataPointColumns"] = n_points
+    expected = 2 * int(np.prod(list(dims.values())))
+    if raw.size != expected:
+        shown = " x ".join(f"{k} {v}" for k, v in dims.items() if v != 1 or k == "DataPointColumns")
+        raise ReadError(f"SpectroscopyData holds {raw.size} floats but {shown} x 2 = {expected} "
+                        "(truncated or unusual file)", path)
+    return raw
+

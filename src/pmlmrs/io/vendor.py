@@ -35,11 +35,13 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from pmlmrs._logging import logger
 from pmlmrs.config import ReadOptions
 from pmlmrs.core import Spectrum
 from pmlmrs.errors import HeaderFieldError, PmlmrsError, ReadError, UnknownFormatError
-from pmlmrs.io._util import apply_read_options, has_dicom_preamble, is_phi_key, quiet_library, read_head
+from pmlmrs.io._util import apply_read_options, dicom_spectroscopy_floats, has_dicom_preamble, is_phi_key, quiet_library, read_head
 from pmlmrs.io.nifti_mrs import spectrum_from_nifti_mrs_object
 from pmlmrs.io.registry import Reader, register_reader
 
@@ -343,7 +345,39 @@ def _sniff_siemens_dicom(path: Path) -> bool:
     return "siemens" in manufacturer.lower() and sop in _MRS_SOP_CLASSES
 
 
+def _check_dicom_size(path: Path) -> None:
+    """ReadError when SpectroscopyData is shorter or longer than the header says (spec2nii would read
+    a truncated file as fewer points)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(str(path))
+    except Exception as exc:  # noqa: BLE001 - reported by spec2nii's own read below
+        logger.debug("%s: pydicom size check skipped (%s)", path, exc)
+        return
+    if "SpectroscopyData" in ds:  # enhanced MRS (XA)
+        dicom_spectroscopy_floats(ds, path)
+    elif (0x7FE1, 0x1010) in ds:  # syngo .IMA: complex64 data in a private element, sizes in the CSA header
+        try:
+            with quiet_library("nibabel"):  # importing nibabel.nicom warns "highly experimental"
+                from nibabel.nicom import csareader
+
+                tags = csareader.get_csa_header(ds, "image")["tags"]
+            dims = {k: int((tags.get(k, {}).get("items") or [1])[0])
+                    for k in ("NumberOfFrames", "Rows", "Columns", "DataPointRows", "DataPointColumns")}
+        except Exception as exc:  # noqa: BLE001 - no CSA sizes: leave the check to spec2nii
+            logger.debug("%s: CSA size check skipped (%s)", path, exc)
+            return
+        n_bytes, expected = len(ds[0x7FE1, 0x1010].value), 8 * int(np.prod(list(dims.values())))
+        if n_bytes != expected:
+            shown = " x ".join(f"{k} {v}" for k, v in dims.items() if v != 1 or k == "DataPointColumns")
+            raise ReadError(f"the spectroscopy data element (7FE1,1010) has {n_bytes} bytes but {shown} x 8 = "
+                            f"{expected} (truncated file?)", path)
+
+
 def _read_siemens_dicom_parts(path: Path) -> dict[str, Spectrum]:
+    _check_dicom_size(path)
+
     def run() -> tuple[list, list]:
         from spec2nii.Siemens.dicomfunctions import multi_file_dicom
 
