@@ -7,20 +7,27 @@ Each stage defines its own options class next to its code (``ReadOptions`` here,
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pmlmrs.errors import ConfigError
 
-__all__ = ["Options", "ReadOptions"]
+__all__ = ["Options", "ReadOptions", "check_toml_tables"]
 
 O = TypeVar("O", bound="Options")
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """Base for frozen option classes (subclasses are ``@dataclass(frozen=True)``)."""
+    """Base for frozen option classes (subclasses are ``@dataclass(frozen=True)``).
+
+    ``from_dict`` checks that an option whose default is a boolean or a number gets one, except the
+    options a subclass names in ``_OTHER_KINDS`` (those it also takes as ``"none"``, say).
+    """
+
+    _OTHER_KINDS: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/TOML-friendly dict of every option."""
@@ -29,29 +36,66 @@ class Options:
     @classmethod
     def from_dict(cls: type[O], values: dict[str, Any]) -> O:
         """Build from a dict, naming any unknown key."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
         if unknown:
             raise ConfigError(
-                f"unknown option(s) {unknown} for {cls.__name__}; known options are {sorted(names)}"
+                f"unknown option(s) {unknown} for {cls.__name__}; known options are {sorted(fields)}"
             )
+        for name, value in values.items():
+            if name not in cls._OTHER_KINDS:
+                _check_scalar_type(name, value, fields[name].default)
         return cls(**values)
 
     @classmethod
     def from_toml(cls: type[O], path: str | Path, section: str | None = None) -> O:
         """Read options from a TOML file (optionally one ``[section]`` of it)."""
-        try:
-            with open(path, "rb") as fh:
-                doc = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read options: {exc}") from exc
+        doc = _read_toml(path)
+        where = f"{path}" if section is None else f"{path} [{section}]"
         if section is not None:
             doc = doc.get(section, {})
-        return cls.from_dict(doc)
+            if not isinstance(doc, dict):
+                raise ConfigError(f"{where}: must be a table of options ([{section}] ...), got {doc!r}")
+        try:
+            return cls.from_dict(doc)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     def replace(self: O, **changes: Any) -> O:
         """A copy with some options changed."""
         return dataclasses.replace(self, **changes)
+
+
+def _read_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read options: {exc}") from exc
+
+
+def check_toml_tables(path: str | Path, tables: tuple[str, ...]) -> None:
+    """ConfigError naming *path* when its top level holds anything but the option *tables* (a typo such
+    as ``[fitt]`` would otherwise leave every option at its default without a word)."""
+    extra = [k for k in _read_toml(path) if k not in tables]
+    if extra:
+        raise ConfigError(f"{path}: unknown table(s) or key(s) {extra}; this command reads the tables "
+                          f"{', '.join(f'[{t}]' for t in tables)}")
+
+
+def _check_scalar_type(name: str, value: Any, default: Any) -> None:
+    """ConfigError when a value from a dict/TOML has another kind than the option's scalar default
+    (a boolean for a boolean, a finite number for a number); options that take several kinds have
+    other defaults ('auto', None, tables) and are checked by their class."""
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        kind = "a finite number"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"option {name!r} must be {kind} (default {default!r}), got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -145,6 +145,23 @@ def test_summary_linewidth_is_the_one_qc_judged(files, tmp_path):
     assert lw["level"] == "fail" and lw["value"] == pytest.approx(doc["fit"]["fwhm_ppm"])
 
 
+@pytest.mark.parametrize("text, message", [
+    ("[fit]\nbogus_key = 3\n", "[fit]: unknown option(s) ['bogus_key']"),
+    ("[qc]\ncrlb_max = -5\n", "[qc]: QC option 'crlb_max' must be > 0, got -5"),
+    ("[fit]\nlipids = \"yes\"\n", "[fit]: option 'lipids' must be true or false"),
+    ("[fitt]\nlipids = false\n", "unknown table(s) or key(s) ['fitt']"),
+    ("[fit]\nppm_range = [4.0, 4.0]\n", "needs two different ppm values"),
+])
+def test_bad_config_file_is_named(files, tmp_path, text, message):
+    """A --config error names the TOML file and its table, exits 1 and writes nothing."""
+    cfg = tmp_path / "opts.toml"
+    cfg.write_text(text)
+    res = _fit([files["svs1"], "--basis", files["basis"], "-o", tmp_path / "o", "--config", cfg])
+    assert res.exit_code == 1
+    assert "opts.toml" in res.stderr and message in " ".join(res.stderr.split())
+    assert "Traceback" not in res.output and not (tmp_path / "o").exists()
+
+
 def test_force_leaves_no_outputs_the_new_summary_does_not_list(files, tmp_path):
     """--force with fewer inputs removes the dropped spectrum's outputs; a spectrum that now fails
     keeps no fit.json from before; files pmlmrs did not write stay."""

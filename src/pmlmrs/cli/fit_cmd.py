@@ -322,11 +322,14 @@ def fit(
 
     Exit status 1 when any input failed (its row in summary.tsv has the error; the others are written).
     """
+    from pmlmrs.config import check_toml_tables
     from pmlmrs.fit import FitOptions
     from pmlmrs.qc import QCOptions
     from pmlmrs.quant import QuantOptions
 
     _check_usage(files, water or [], backend, voi, central_frequency, spectral_width, echo_time, ppm_range)
+    if config:
+        check_toml_tables(config, ("fit", "quant", "qc"))
     fit_opts = FitOptions.from_toml(config, "fit") if config else FitOptions()
     quant_opts = QuantOptions.from_toml(config, "quant") if config else QuantOptions()
     qc_opts = QCOptions.from_toml(config, "qc") if config else QCOptions()

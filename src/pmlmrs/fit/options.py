@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pmlmrs.config import Options
 from pmlmrs.errors import ConfigError, check_option
@@ -247,6 +247,8 @@ class FitOptions(Options):
         is skipped, missing denominator terms are dropped.
     """
 
+    _OTHER_KINDS: ClassVar[tuple[str, ...]] = ("lipid_shift_prior_ppm",)  # a number, or "none"/false
+
     ppm_range: tuple[float, float] = (0.2, 4.2)
     lipids: bool = True
     lipid_model: str = "fatty_acyl"
@@ -315,6 +317,12 @@ class FitOptions(Options):
         set_("lipid_width_prior_hz", _mean_sd("lipid_width_prior_hz", self.lipid_width_prior_hz))
         sp = self.lipid_shift_prior_ppm
         set_("lipid_shift_prior_ppm", None if _is_none(sp) else _sd("lipid_shift_prior_ppm", sp))
+        for name in ("tolerance", "max_lorentz_hz", "max_gauss_hz", "lipid_max_lorentz_hz", "lipid_max_gauss_hz"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name!r} must be > 0, got {value!r}")
+        if self.ppm_range[0] == self.ppm_range[1]:
+            raise ConfigError(f"'ppm_range' needs two different ppm values, got {list(self.ppm_range)}")
         if self.baseline_knot_spacing_ppm <= 0:
             raise ConfigError(f"'baseline_knot_spacing_ppm' must be > 0, got {self.baseline_knot_spacing_ppm}")
         if self.noise_ppm_range != "auto":

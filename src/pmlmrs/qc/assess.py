@@ -118,6 +118,13 @@ class QCOptions(Options):
 
     def __post_init__(self) -> None:
         check_option("crlb_level", self.crlb_level, ("warn", "fail"))
+        for name in ("crlb_max", "fwhm_warn", "fwhm_fail", "fit_quality_warn", "lipid_residual_warn",
+                     "lipid_shift_warn", "lipid_phase_warn"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"QC option {name!r} must be > 0, got {getattr(self, name)!r}")
+        for name in ("snr_warn", "lipid_snr_min"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"QC option {name!r} must be >= 0, got {getattr(self, name)!r}")
         if not self.fwhm_warn <= self.fwhm_fail:
             raise ConfigError(f"fwhm_warn ({self.fwhm_warn}) must not exceed fwhm_fail ({self.fwhm_fail})")
 

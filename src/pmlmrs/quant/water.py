@@ -159,7 +159,8 @@ def _te_tr(options: QuantOptions, echo_time_s: float | None) -> tuple[float, flo
         None if echo_time_s is None else echo_time_s * 1e3)
     if te is None:
         raise ConfigError("water scaling needs the echo time: the spectrum header has none; "
-                          "set QuantOptions.echo_time (ms) or --echo-time")
+                          "give --echo-time (ms), echo_time in the [quant] table of --config, or "
+                          "QuantOptions.echo_time in Python")
     return float(te), options.repetition_time
 
 
