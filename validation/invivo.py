@@ -13,7 +13,7 @@ Cases (water-suppressed spectrum, water reference, basis):
   the TE 30 alternatives (suspect's, 123.2 MHz) are for another vendor's PRESS timing;
 * Siemens ``SVS_30.rda`` (PRESS TE 30, 123.2 MHz) with ``suspect_press_30ms_3T.basis``.
 
-Each spectrum is preprocessed with :func:`pmlmrs.preprocess.preprocess` (with the water reference
+Each spectrum is preprocessed as `pmlmrs fit` does (:meth:`pmlmrs.preprocess.PreprocessOptions.before_fit`, with the water reference
 for eddy-current correction where one exists) when that works, else fitted as read (the table
 says which). Fit: default :class:`pmlmrs.fit.FitOptions` (the bases have no macromolecule spectrum,
 so simulated MM09..MM20 with LCModel's priors are added). Reported: tNAA/tCr, tCho/tCr, Ins/tCr,
@@ -63,9 +63,9 @@ def _prepare(metab: Any, water: Any, raw: bool) -> tuple[Any, str]:
     if raw:
         return metab, "raw (as read)"
     try:
-        from pmlmrs.preprocess import preprocess
+        from pmlmrs.preprocess import PreprocessOptions, preprocess
 
-        res = preprocess(metab, water=water)
+        res = preprocess(metab, water=water, options=PreprocessOptions.before_fit())  # as `pmlmrs fit`
         return res.metab, "pmlmrs.preprocess" + (" + water ref" if water is not None else "")
     except Exception as exc:  # noqa: BLE001 - preprocessing is another module's work: report, fit raw
         return metab, f"raw (preprocess failed: {type(exc).__name__}: {exc})"

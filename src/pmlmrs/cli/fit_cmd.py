@@ -87,17 +87,19 @@ def prepare(spectrum: Any, water: Any = None, *, preprocess: bool = True) -> tup
     """One FID each for the metabolite data and the water reference.
 
     With *preprocess* (the default) every input goes through :func:`pmlmrs.preprocess.preprocess`
-    (with the water reference): raw data are coil-combined, aligned and averaged, and every spectrum,
-    averaged ones included, gets eddy-current correction (with a water reference), residual-water
-    removal, phasing and frequency referencing, as ``validation/invivo.py`` measures them. Without it
+    with :meth:`~pmlmrs.preprocess.PreprocessOptions.before_fit` (and the water reference): raw data
+    are coil-combined, aligned and averaged, and every spectrum, averaged ones included, gets
+    eddy-current correction (with a water reference) and residual-water removal, as
+    ``validation/invivo.py`` measures them; phase and frequency are left to the fit. Without it
     only raw data are reduced (the same pipeline), and a water reference with dims beside an already
     processed metabolite FID is only coil-combined and averaged.
     """
     if preprocess or _needs_reduction(spectrum):
+        from pmlmrs.preprocess import PreprocessOptions
         from pmlmrs.preprocess import preprocess as run_preprocess
 
         logger.info("%s: preprocessing (dims %s)", spectrum.source, spectrum.dim_sizes)
-        out = run_preprocess(spectrum, water=water)
+        out = run_preprocess(spectrum, water=water, options=PreprocessOptions.before_fit())
         spectrum, water = out.metab, getattr(out, "water", water)
     elif _needs_reduction(water):
         from pmlmrs.preprocess import average, coil_combine
@@ -314,7 +316,7 @@ def fit(
     ppm_range: tuple[float, float] | None = typer.Option(None, "--ppm-range", help="Fit window LO HI, ppm."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     no_preprocess: bool = typer.Option(False, "--no-preprocess", help="Fit averaged spectra as they are (no eddy-current "
-                                       "correction, water removal, phasing); raw data are still reduced."),
+                                       "correction, water removal); raw data are still reduced."),
     voi: str | None = typer.Option(None, "--voi", help="Voxel type for QC: lesion or nawm."),
     config: Path | None = typer.Option(None, "--config", help="TOML file with option tables named fit, quant and qc."),
 ) -> None:

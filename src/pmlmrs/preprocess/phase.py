@@ -1,7 +1,8 @@
 """Zero-order phasing and frequency referencing to a known peak.
 
-Kernels: :func:`_find_peak` (sub-bin position of the largest magnitude in a ppm window, by
-zero-filling and parabolic interpolation) and :func:`_peak_phase` (the zero-order phase that
+Kernels: :func:`_find_peak` (sub-bin position of the largest magnitude above the line joining the
+ends of a ppm window, by zero-filling and parabolic interpolation; ``nan`` when the window holds no
+peak, and then that FID is left as it is) and :func:`_peak_phase` (the zero-order phase that
 maximises the real part summed over a symmetric window around a peak: ``-angle(sum S)``; the
 dispersion part of a symmetric line cancels in the sum). Wrappers: :func:`phase_correct` and
 :func:`frequency_reference` (Spectrum -> Spectrum, any dims, each FID on its own unless a
@@ -87,7 +88,12 @@ class ReferenceOptions(Options):
 # ---- kernels ------------------------------------------------------------------------------------
 def _find_peak(fid: NDArray[np.complexfloating], dwell_time: float, hz_lo: float, hz_hi: float,
                zero_fill: int = 4) -> float:
-    """Frequency (Hz) of the largest spectral magnitude between ``hz_lo`` and ``hz_hi``."""
+    """Frequency (Hz) of the peak between ``hz_lo`` and ``hz_hi``; ``nan`` when there is none.
+
+    The peak is the bin with the largest spectral magnitude above the straight line joining the
+    window's two ends (then refined by a parabola through the magnitude): the tail of a big line outside the window (residual water, an artefact) slopes across it
+    and would otherwise put the maximum on the window's edge. A maximum on the edge is no peak.
+    """
     n = fid.shape[-1] * zero_fill
     spec = np.abs(axes.fid_to_spectrum(np.asarray(fid), axis=-1) if zero_fill == 1 else
                   np.fft.fftshift(np.fft.fft(fid, n=n)))
@@ -95,14 +101,18 @@ def _find_peak(fid: NDArray[np.complexfloating], dwell_time: float, hz_lo: float
     idx = np.nonzero((hz >= hz_lo) & (hz <= hz_hi))[0]
     if idx.size < 3:
         raise ConfigError(f"the peak search window {hz_lo:.1f} to {hz_hi:.1f} Hz is outside the spectrum")
-    i = int(idx[np.argmax(spec[idx])])
-    if 0 < i < n - 1:
-        a, b, c = spec[i - 1], spec[i], spec[i + 1]
-        den = a - 2 * b + c
-        off = 0.5 * (a - c) / den if den != 0 else 0.0
-    else:
-        off = 0.0
-    return float(hz[i] + np.clip(off, -0.5, 0.5) * (hz[1] - hz[0]))
+    ends = max(1, min(zero_fill, idx.size // 8))   # average a few bins at each end against the noise
+    seg = spec[idx]
+    det = seg - np.linspace(seg[:ends].mean(), seg[-ends:].mean(), seg.size)
+    k = int(np.argmax(det))
+    while 0 < k < seg.size - 1 and max(seg[k - 1], seg[k + 1]) > seg[k]:   # up to the magnitude's own top
+        k += 1 if seg[k + 1] > seg[k - 1] else -1
+    if k == 0 or k == seg.size - 1 or det[k] <= 0:
+        return float("nan")
+    a, b, c = seg[k - 1], seg[k], seg[k + 1]        # sub-bin position on the magnitude itself
+    den = a - 2 * b + c
+    off = 0.5 * (a - c) / den if den != 0 else 0.0
+    return float(hz[idx[k]] + np.clip(off, -0.5, 0.5) * (hz[1] - hz[0]))
 
 
 def _peak_phase(fid: NDArray[np.complexfloating], dwell_time: float, hz_peak: float, half_width: float,
@@ -131,7 +141,7 @@ def _peak_phase(fid: NDArray[np.complexfloating], dwell_time: float, hz_peak: fl
 
 
 def find_peak(spectrum: Spectrum, peak: str | float = "cr", search: float = 0.1) -> NDArray[np.float64]:
-    """Chemical shift (ppm) of the largest magnitude within ``+-search`` ppm of *peak*, per FID."""
+    """Chemical shift (ppm) of the peak within ``+-search`` ppm of *peak*, per FID (``nan``: none)."""
     centre = _peak_ppm(peak)
     lo, hi = spectrum.ppm_to_hz(np.array([centre - search, centre + search]))
     flat = np.asarray(spectrum.data).reshape(-1, spectrum.n_points)
@@ -177,10 +187,14 @@ def phase_correct(spectrum: Spectrum, options: PhaseOptions | None = None, *,
             check_finite(reference, "phase reference")
         lo, hi = src.ppm_to_hz(np.array([centre - options.search, centre + options.search]))
         src_flat = np.asarray(src.data).reshape(-1, src.n_points)
-        est = np.array([_peak_phase(f, src.dwell_time, _find_peak(f, src.dwell_time, lo, hi), options.half_width)
-                        for f in src_flat])
+        found = np.array([_find_peak(f, src.dwell_time, lo, hi) for f in src_flat])
+        est = np.array([_peak_phase(f, src.dwell_time, hz, options.half_width) if np.isfinite(hz) else 0.0
+                        for f, hz in zip(src_flat, found)])
         phases = np.broadcast_to(est, (flat.shape[0],)) if reference is not None else est
         how = f"zero-order phase from the {options.peak} peak" + (" of the reference" if reference is not None else "")
+        if not np.all(np.isfinite(found)):
+            how += (f"; no {options.peak} peak within +-{options.search:g} ppm in {int(np.sum(~np.isfinite(found)))}"
+                    f" of {found.size} FID(s), left unphased")
     out = flat * np.exp(1j * phases)[:, None]
     deg = np.degrees(phases)
     step = ProcessingStep(
@@ -222,14 +236,19 @@ def frequency_reference(spectrum: Spectrum, options: ReferenceOptions | None = N
         found = np.broadcast_to(find_peak(reference, centre, options.search), spectrum.shape[:-1])
     else:
         found = find_peak(spectrum, centre, options.search)
-    shift_hz = (centre - np.asarray(found, dtype=float)) * spectrum.spectrometer_frequency
+    found = np.asarray(found, dtype=float)
+    missing = ~np.isfinite(found)
+    shift_hz = np.where(missing, 0.0, (centre - np.where(missing, centre, found)) * spectrum.spectrometer_frequency)
     out = apply_shift(np.asarray(spectrum.data), spectrum.dwell_time, shift_hz)
     step = ProcessingStep(
         "frequency_reference",
         params={**options.to_dict(), "nominal_ppm": centre,
-                "found_ppm": np.round(found, 4).tolist(), "shift_hz": np.round(shift_hz, 3).tolist(),
+                "found_ppm": np.where(missing, None, np.round(found, 4)).tolist(), "shift_hz": np.round(shift_hz, 3).tolist(),
                 "from_reference": reference is not None},
         details=(f"shifted {options.peak} to {centre:g} ppm"
-                 + (f" (found at {float(np.mean(found)):.3f} ppm, shift {float(np.mean(shift_hz)):+.2f} Hz)")),
+                 + (f" (found at {float(np.nanmean(found)):.3f} ppm, shift {float(np.mean(shift_hz)):+.2f} Hz)"
+                    if not missing.all() else "")
+                 + (f"; no {options.peak} peak within +-{options.search:g} ppm in {int(missing.sum())} of "
+                    f"{missing.size} FID(s), left unshifted" if missing.any() else "")),
     )
     return spectrum.with_data(out, step=step)

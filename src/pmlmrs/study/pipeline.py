@@ -1,7 +1,7 @@
 """``run_study``: the whole study in one call (DESIGN.md ``pmlmrs run``).
 
-ingest (MRS-BIDS + clinical tables) → stages → per exam, in parallel: load, preprocess (when the
-data has coil/dyn dims), fit (``--basis`` or the bundled basis matching field and TE), water
+ingest (MRS-BIDS + clinical tables) → stages → per exam, in parallel: load, preprocess (every voxel:
+coil/dyn reduction, eddy currents, residual water; :meth:`PreprocessOptions.before_fit`), fit (``--basis`` or the bundled basis matching field and TE), water
 scaling (when an ``_mrsref`` exists), QC, per-voxel outputs → database → ``group/voxels.tsv`` →
 statistics (:mod:`pmlmrs.stats`) → reports (exam, patient timeline, cohort).
 
@@ -285,7 +285,7 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     header = _header_info(metab, v.voi)
     basis = find_basis(metab, s.basis)
     notes = check_compatible(metab, basis)  # before preprocessing: a wrong field fails clearly
-    # every voxel, averaged ones too: eddy currents, residual water, phase, referencing (as `pmlmrs fit`)
+    # every voxel, averaged ones too: eddy currents, residual water (as `pmlmrs fit`; phase and shift: the fit)
     pr = preprocess(metab, water, s.preprocess_options)
     metab, water = pr.metab, pr.water
     pre_qc = {k: v_ for k, v_ in pr.qc.items() if isinstance(v_, (int, float, str, bool)) or v_ is None}
@@ -491,7 +491,8 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
         Basis set file/folder or bundled basis name; default: the bundled basis matching the field
         and echo time of each spectrum.
     fit_options, preprocess_options, quant_options, qc_options, stage_options, stats_options : optional
-        Option objects of each step (defaults otherwise); all recorded in the database and run.json.
+        Option objects of each step (defaults otherwise; preprocessing:
+        ``PreprocessOptions.before_fit()``); all recorded in the database and run.json.
     water_scaling : bool
         Scale to mM with the ``_mrsref`` water reference when present.
     reports : bool
@@ -522,7 +523,7 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     out.mkdir(parents=True, exist_ok=True)
     so = stage_options or StageOptions()
     fo = fit_options or FitOptions()
-    po = preprocess_options or PreprocessOptions()
+    po = preprocess_options or PreprocessOptions.before_fit()
     qo = quant_options or QuantOptions()
     co = qc_options or QCOptions()
     basis_str = None if basis is None else str(basis)
@@ -876,8 +877,9 @@ def _cohort_report(out: Path, patients: Any, exams: Any, voxels: Any, analysis: 
         fit = provenance.get("fit", {})
         settings = {
             "analysis_software": f"pmlmrs {provenance.get('version', '')}",
-            "steps": "coil combination, alignment, outlier rejection, averaging, eddy-current correction, "
-                     "water removal, phasing, frequency referencing (raw multi-transient data only)",
+            "steps": "coil combination, alignment, outlier rejection and averaging (multi-transient data), "
+                     "eddy-current correction (with a water reference), HLSVD water removal; zero-order phase "
+                     "and frequency shift estimated in the fit",
             "output_measure": "metabolite ratios to tCr and tNAA/tCho (and mM where a water reference exists)",
             "basis_set": provenance.get("basis") or "bundled basis matched to field and echo time",
             "baseline": f"{fit.get('baseline', 'spline')} baseline, Voigt lineshape per group",
