@@ -74,13 +74,15 @@ def _read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read options: {exc}") from exc
 
 
-def check_toml_tables(path: str | Path, tables: tuple[str, ...]) -> None:
-    """ConfigError naming *path* when its top level holds anything but the option *tables* (a typo such
-    as ``[fitt]`` would otherwise leave every option at its default without a word)."""
-    extra = [k for k in _read_toml(path) if k not in tables]
+def check_toml_tables(path: str | Path, tables: tuple[str, ...]) -> dict[str, Any]:
+    """The parsed TOML file; ConfigError naming *path* when its top level holds anything but the option
+    *tables* (a typo such as ``[fitt]`` would otherwise leave every option at its default without a word)."""
+    doc = _read_toml(path)
+    extra = [k for k in doc if k not in tables]
     if extra:
         raise ConfigError(f"{path}: unknown table(s) or key(s) {extra}; this command reads the tables "
                           f"{', '.join(f'[{t}]' for t in tables)}")
+    return doc
 
 
 def _check_scalar_type(name: str, value: Any, default: Any) -> None:

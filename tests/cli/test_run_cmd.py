@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +43,35 @@ def test_run_bad_usage_and_user_errors(bids, tmp_path):
     assert r.exit_code == 2
     r = runner.invoke(app, ["run", str(tmp_path / "missing"), str(tmp_path / "o")])
     assert r.exit_code == 1 and "is not a folder" in r.output
-    r = runner.invoke(app, ["run", str(bids), str(tmp_path / "o"), "--onset", "mri"])
-    assert r.exit_code == 1 and "'onset'" in r.output
+    for args, option in ((["--onset", "mri"], "--onset"), (["--backend", "torch"], "--backend"),
+                         (["--early-months", "-3"], "--early-months")):
+        r = runner.invoke(app, ["run", str(bids), str(tmp_path / "o"), *args])
+        assert r.exit_code == 2 and option in r.output, r.output
+    r = runner.invoke(app, ["run", str(bids), str(tmp_path / "o"), "--basis", "nosuch"])
+    assert r.exit_code == 1 and "--basis nosuch: no such file or folder" in r.output
+    assert not (tmp_path / "o" / "group").exists()
+    empty = tmp_path / "empty_bids"
+    empty.mkdir()
+    r = runner.invoke(app, ["run", str(empty), str(tmp_path / "e"), "--no-reports"])
+    assert r.exit_code == 1, r.output
+
+
+def test_run_config_file(bids, tmp_path):
+    """--config sets the study options (recorded in the run log); a CLI option overrides its table."""
+    cfg = tmp_path / "study.toml"
+    cfg.write_text('[stages]\nonset = "diagnosis"\nearly_months = 12\n[stats]\nunit = "patient"\n'
+                   '[qc]\ncrlb_max = 25\n[preprocess]\nwater_removal = false\n')
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(bids), str(out), "--no-reports", "--config", str(cfg), "--early-months", "15"])
+    assert r.exit_code == 0, r.output
+    log = json.loads(next((out / "logs").glob("run-*_all.json")).read_text())
+    o = log["options"]
+    assert o["stage"]["onset"] == "diagnosis" and o["stage"]["early_months"] == 15.0
+    assert o["stats"]["unit"] == "patient" and o["qc"]["crlb_max"] == 25
+    assert o["preprocess"]["water_removal"] is False and o["preprocess"]["phase"] is False  # before_fit kept
+    cfg.write_text("[stage]\nonset = 'diagnosis'\n")
+    r = runner.invoke(app, ["run", str(bids), str(tmp_path / "o2"), "--config", str(cfg)])
+    assert r.exit_code == 1 and "unknown table(s) or key(s) ['stage']" in " ".join(r.output.split())
 
 
 def test_run_with_explicit_db_url(bids, tmp_path):

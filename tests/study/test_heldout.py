@@ -45,7 +45,7 @@ def test_run_on_heldout_cohort(tmp_path: Path) -> None:
     bad.write_bytes(b"not a NIfTI file")
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["run", str(bids), str(out)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1 and "1 voxel(s) failed" in res.output, res.output  # all else is written
 
     group = out / "group"
     voxels, exams = _read(group / "voxels.tsv"), _read(group / "exams.tsv")
@@ -91,7 +91,7 @@ def test_run_on_heldout_cohort(tmp_path: Path) -> None:
     # A second run changes nothing and refits nothing.
     before = (group / "stage_stats.tsv").read_text()
     res2 = CliRunner().invoke(app, ["run", str(bids), str(out), "--force"])
-    assert res2.exit_code == 0, res2.output
+    assert res2.exit_code == 1 and "1 voxel(s) failed" in res2.output, res2.output  # the corrupt file again
     log = json.loads(sorted((out / "logs").glob("run-*_all.json"))[-1].read_text())
     assert log["counts"]["fitted"] == 0 and log["counts"]["reused"] == len(truth) - 1
     assert (group / "stage_stats.tsv").read_text() == before

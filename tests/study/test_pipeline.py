@@ -173,11 +173,23 @@ def test_input_problems_are_reported_and_run_completes(cohort, tmp_path):
 
 
 def test_group_level_needs_fits_and_refuses_overwrite(cohort, tmp_path):
+    """A group run that finds no fit (another --db, or no participant run yet) is an error and writes no
+    group table; one with fits refuses to overwrite its tables without force."""
+    from pmlmrs.errors import StudyError
+
     out = tmp_path / "deriv"
+    with pytest.raises(StudyError, match="participant level first"):
+        run_study(cohort, out, "group", reports=False)
+    assert not (out / "group" / "voxels.tsv").exists()
+    run_study(cohort, out, "participant", reports=False)
     res = run_study(cohort, out, "group", reports=False)
-    assert len(res.missing) >= 10 and "participant level" in res.missing[0]
+    assert not res.missing and (out / "group" / "voxels.tsv").exists()
     with pytest.raises(WriteError, match="group"):
         run_study(cohort, out, "group", reports=False)
+    good = (out / "group" / "voxels.tsv").read_text()
+    with pytest.raises(StudyError, match="participant level first"):
+        run_study(cohort, out, "group", reports=False, force=True, db_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert (out / "group" / "voxels.tsv").read_text() == good  # not replaced by empty tables
 
 
 def test_out_dir_must_differ_from_bids(cohort):

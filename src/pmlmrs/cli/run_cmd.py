@@ -11,7 +11,6 @@ from typing import Any
 import typer
 
 from pmlmrs.cli._common import app, console, err_console, handle_errors, state
-from pmlmrs.errors import ConfigError
 
 __all__ = ["run", "progress_bar", "print_summary", "Level"]
 
@@ -82,25 +81,65 @@ def run(
     basis: str = typer.Option(None, "--basis", help="Basis set (file, folder or bundled name); default: "
                                                     "the bundled basis matching field and TE."),
     force: bool = typer.Option(False, "--force", help="Update existing results (unchanged voxels are reused)."),
-    onset: str = typer.Option("symptom", "--onset", help="PML onset date for the stage rules: symptom or "
-                                                         "diagnosis."),
-    early_months: float = typer.Option(19.0, "--early-months", help="Early post-PML: < this many months."),
-    late_months: float = typer.Option(23.0, "--late-months", help="Late post-PML: > this many months."),
-    backend: str = typer.Option("numpy", "--backend", help="Fitting backend: numpy or jax."),
+    onset: str = typer.Option(None, "--onset", help="PML onset date for the stage rules: symptom [default] or "
+                                                    "diagnosis."),
+    early_months: float = typer.Option(None, "--early-months", help="Early post-PML: < this many months [19]."),
+    late_months: float = typer.Option(None, "--late-months", help="Late post-PML: > this many months [23]."),
+    backend: str = typer.Option(None, "--backend", help="Fitting backend: numpy [default] or jax."),
+    config: Path = typer.Option(None, "--config", help="TOML file with option tables fit, preprocess, quant, qc, "
+                                                       "stages, stats (the options above override it)."),
     no_water_scaling: bool = typer.Option(False, "--no-water-scaling", help="Keep basis units."),
     no_reports: bool = typer.Option(False, "--no-reports", help="Skip the HTML reports."),
 ) -> None:
-    """Run the study: ingest, fit every voxel, stages, statistics and reports (DESIGN.md)."""
+    """Run the study: ingest, fit every voxel, stages, statistics and reports (DESIGN.md).
+
+    Exit status 1 when any voxel failed or the input has errors (everything else is still written;
+    group/problems.tsv lists them), or when a group-level run finds no fits in the database.
+    """
+    from pmlmrs.config import check_toml_tables
     from pmlmrs.fit import FitOptions
+    from pmlmrs.preprocess import PreprocessOptions
+    from pmlmrs.qc import QCOptions
+    from pmlmrs.quant import QuantOptions
+    from pmlmrs.stats import StatsOptions
     from pmlmrs.study.pipeline import run_study
     from pmlmrs.study.stages import StageOptions
 
+    def bad(option: str, msg: str) -> typer.BadParameter:
+        return typer.BadParameter(msg, param_hint=f"'{option}'")
+
     if scheduler is not None and workers != 1:
-        raise ConfigError("give either --workers or --scheduler, not both")
-    stage_options = StageOptions(early_months=early_months, late_months=late_months, onset=onset)
+        raise bad("--scheduler", "give either --workers or --scheduler, not both")
+    if backend is not None and backend not in ("numpy", "jax"):
+        raise bad("--backend", f"{backend!r} is not one of 'numpy', 'jax'")
+    if onset is not None and onset not in ("symptom", "diagnosis"):
+        raise bad("--onset", f"{onset!r} is not one of 'symptom', 'diagnosis'")
+    for option, value in (("--early-months", early_months), ("--late-months", late_months)):
+        if value is not None and not value > 0:
+            raise bad(option, f"must be a positive number of months, got {value}")
+    tables = {"fit": FitOptions, "preprocess": PreprocessOptions, "quant": QuantOptions, "qc": QCOptions,
+              "stages": StageOptions, "stats": StatsOptions}
+    doc = check_toml_tables(config, tuple(tables)) if config is not None else {}
+    opts = {k: cls.from_toml(config, k) if k in doc else None for k, cls in tables.items()}  # validated
+    fit_options = opts["fit"] or FitOptions()
+    if backend is not None:
+        fit_options = fit_options.replace(backend=backend)
+    stage_changes = {k: v for k, v in (("onset", onset), ("early_months", early_months),
+                                       ("late_months", late_months)) if v is not None}
+    stage_options = (opts["stages"] or StageOptions()).replace(**stage_changes)
+    # the fit's preprocessing (no one-peak phasing/referencing) unless the table says otherwise
+    preprocess_options = PreprocessOptions.before_fit(**doc.get("preprocess", {}))
     with progress_bar(enabled=not state.get("debug")) as update:
         res = run_study(bids_dir, out_dir, Level(level).value, db_url=db, workers=workers, scheduler=scheduler, basis=basis,
-                        fit_options=FitOptions(backend=backend), stage_options=stage_options,
-                        water_scaling=not no_water_scaling, reports=not no_reports, force=force,
-                        progress=update)
+                        fit_options=fit_options, preprocess_options=preprocess_options,
+                        quant_options=opts["quant"], qc_options=opts["qc"], stage_options=stage_options,
+                        stats_options=opts["stats"], water_scaling=not no_water_scaling, reports=not no_reports,
+                        force=force, progress=update)
     print_summary(res)
+    errors = sum(p.level == "error" for p in res.problems)
+    if res.n_failed or errors or not res.n_voxels:
+        err_console.print(f"pmlmrs run: {res.n_failed} voxel(s) failed, {errors} input error(s)"
+                          + ("; no voxels found" if not res.n_voxels else "") + " (see group/problems.tsv)",
+                          markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+

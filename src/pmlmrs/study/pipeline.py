@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pmlmrs._logging import logger
-from pmlmrs.errors import StudyError, WriteError, check_option
+from pmlmrs.errors import ConfigError, StudyError, WriteError, check_option
 from pmlmrs.quant.outputs import file_sha256, source_sha256
 from pmlmrs.study.bids import ExamInput, Study, VoxelInput, discover
 from pmlmrs.study.clinical import Problem
@@ -222,13 +222,18 @@ def _sequence_of(header: Any) -> str:
     return "press"
 
 
+def _simulated_key(spectrum: Any) -> tuple:
+    h = spectrum.header
+    return ("simulated", round(h.spectrometer_frequency, 2), round(h.echo_time or 0.0, 4), _sequence_of(h),
+            spectrum.n_points, round(h.spectral_width, 3))
+
+
 def _simulated_basis(spectrum: Any) -> Any:
     from pmlmrs.basis import simulate_basis
 
     h = spectrum.header
     seq = _sequence_of(h)
-    key = ("simulated", round(h.spectrometer_frequency, 2), round(h.echo_time, 4), seq,
-           spectrum.n_points, round(h.spectral_width, 3))
+    key = _simulated_key(spectrum)
     if key not in _BASIS_CACHE:
         logger.warning("%s: no bundled basis for %.2f MHz, TE %g ms; simulating a %s basis (ideal pulses)",
                        spectrum.source or "spectrum", h.spectrometer_frequency, h.echo_time * 1e3, seq.upper())
@@ -285,6 +290,14 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     header = _header_info(metab, v.voi)
     basis = find_basis(metab, s.basis)
     notes = check_compatible(metab, basis)  # before preprocessing: a wrong field fails clearly
+    h = metab.header
+    if s.basis is None and basis is _BASIS_CACHE.get(_simulated_key(metab)):
+        notes.append(f"no bundled basis for {h.spectrometer_frequency:.2f} MHz, TE {h.echo_time * 1e3:g} ms: fitted "
+                     f"with a simulated {_sequence_of(h).upper()} basis (ideal pulses); compare with the cohort's "
+                     "other voxels with care")
+    if water is None and s.water_scaling:
+        notes.append("no water reference (_mrsref): amplitudes in basis units (ratios are unaffected; "
+                     "voxels.tsv water_scaled=false)")
     # every voxel, averaged ones too: eddy currents, residual water (as `pmlmrs fit`; phase and shift: the fit)
     pr = preprocess(metab, water, s.preprocess_options)
     metab, water = pr.metab, pr.water
@@ -528,8 +541,15 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     co = qc_options or QCOptions()
     basis_str = None if basis is None else str(basis)
     basis_sha = ""
-    if basis_str is not None and Path(basis_str).exists():
-        basis_sha = _sha256_tree(Path(basis_str))
+    if basis_str is not None:
+        from pmlmrs.basis import bundled_basis_names
+
+        if Path(basis_str).exists():
+            basis_sha = _sha256_tree(Path(basis_str))
+            find_basis(None, basis_str)  # read once here: an unreadable basis stops the run, not every voxel
+        elif basis_str not in bundled_basis_names():
+            raise ConfigError(f"--basis {basis_str}: no such file or folder, and not a bundled basis "
+                              f"({', '.join(bundled_basis_names())})")
     settings = _Settings(basis_str, basis_sha, fo, po, qo, co, str(out.resolve()), str(bids.resolve()),
                          water_scaling, {"fit": _opts_dict(fo), "preprocess": _opts_dict(po),
                                          "quant": _opts_dict(qo), "qc": _opts_dict(co)})
@@ -681,6 +701,9 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
 
     # ---- group tables from the database -----------------------------------------------------
     voxels_rows, fit_paths, headers = _voxel_rows(db, study, exam_rows, out, res)
+    if level == "group" and study.voxels and not voxels_rows:
+        raise StudyError(f"no fits of this dataset's {len(study.voxels)} voxels in the database {db.url}: run the "
+                         "participant level first, with the same --db (group tables left as they were)")
     import pandas as pd
 
     from pmlmrs.quant import summary_columns
