@@ -104,3 +104,30 @@ def test_ratio_with_zero_denominator_is_nan():
     assert np.isnan(ratio(r, "NAA", "Cr").value)
     with pytest.raises(ConfigError):
         ratios(r, ["NAA_Cr_x"])
+
+
+def test_sum_with_a_member_at_zero_is_as_precise_as_the_singlet():
+    """GPC and PCho share the 3.2 ppm singlet. When the fit holds PCho at zero, tCho's CRLB comes from the
+    covariance with PCho left free (its anticorrelation with GPC kept): about the tCho CRLB of the same
+    spectrum fitted with PCho > 0, not GPC's variance plus PCho's in full (which gave 8.1 % here)."""
+    from pmlmrs.basis import bundled_basis
+    from pmlmrs.fit import FitOptions, LinearCombinationModel
+    from pmlmrs.fit.synthetic import synthesize
+    from pmlmrs.quant import combinations, ratios
+
+    basis = bundled_basis()
+    amps = {"NAA": 8.0, "NAAG": 1.5, "Cr": 3.5, "PCr": 2.5, "GPC": 1.7, "PCho": 0.0, "Ins": 4.0, "Glu": 6.0,
+            "Gln": 2.0, "GSH": 1.0, "Tau": 1.0, "Mac": 1.0}
+    model = LinearCombinationModel(basis, FitOptions())
+    crlbs = {}
+    for seed in (2, 0, 3):   # seed 2: PCho fitted at 0; seeds 0 and 3: PCho 0.16 and 0.22
+        spec, _ = synthesize(basis, amps, snr=40.0, rng=np.random.default_rng(seed))
+        r = model.fit(spec)
+        crlbs[seed] = combinations(r)["tCho"].crlb_percent
+        if seed == 2:
+            assert r.amplitude("PCho") == 0.0 and r.covariance_free is not None
+            i, j = r.index("GPC"), r.index("PCho")
+            fixed_rule = 100 * np.sqrt(r.covariance[i, i] + r.covariance[j, j]) / r.amplitude("GPC")
+            ratio_sd = ratios(r)["tCho_tCr"].sd / ratios(r)["tCho_tCr"].value
+    assert crlbs[2] < 1.3 * max(crlbs[0], crlbs[3]) and fixed_rule > 2 * crlbs[2]
+    assert 100 * ratio_sd < 1.5 * crlbs[2] + 3.0  # the ratio's SD uses the same covariance

@@ -37,7 +37,7 @@ from pmlmrs.errors import ConfigError, FitError, IncompatibleDataError
 from pmlmrs.fit._forward import GAUSS_C, Grid, LineshapePrior, Problem, n_theta, voigt_fwhm_grad
 from pmlmrs.fit.baseline import baseline_design
 from pmlmrs.fit.options import FitOptions
-from pmlmrs.fit.result import FitResult
+from pmlmrs.fit.result import FitResult, covariance_for
 from pmlmrs.parallel import single_threaded
 
 __all__ = [
@@ -186,14 +186,15 @@ def estimate_noise_sd(spectrum: Spectrum, ppm_range: Any = "auto") -> tuple[floa
 
 
 def combination_covariance(result: FitResult, weights: Sequence[float] | NDArray | dict) -> float:
-    """Variance ``w' C w`` of a weighted sum of amplitudes (C = ``result.covariance``).
+    """Variance ``w' C w`` of a weighted sum of amplitudes (C = ``result.covariance``, or
+    ``result.covariance_free`` when a member is at zero: :func:`pmlmrs.fit.result.covariance_for`).
 
     *weights* is a vector (one entry per component) or a dict ``{name: weight}``, e.g.
     ``{"NAA": 1, "NAAG": 1}`` for tNAA. Components with infinite variance contribute only when their
     weight is non-zero.
     """
     w = _weights(result, weights)
-    c = np.asarray(result.covariance, float)
+    c = covariance_for(result.covariance, result.covariance_free, result.amplitudes, w)
     nz = np.flatnonzero(w)
     if nz.size == 0:
         return 0.0
@@ -731,7 +732,9 @@ class LinearCombinationModel:
         n_nl = int(prep.free.sum())
         k = len(self.names)
         cov_all = _covariance(jf, sigma)
+        cov_free = None
         if np.any(amps <= 0) and np.any(amps > 0):
+            cov_free = cov_all[n_nl:n_nl + k, n_nl:n_nl + k].copy()
             # components held at zero by the constraint are fixed: the others' bounds come from the
             # Fisher information without them (as for an active constraint); their own variance
             # (diagonal) from the full information
@@ -805,7 +808,7 @@ class LinearCombinationModel:
                                              "nfev": info["nfev"]},
                               details=f"linear-combination fit, {k} components, {opts.baseline} baseline")
         return FitResult(
-            spectrum=spectrum, names=self.names, groups=self.groups, amplitudes=amps, covariance=cov,
+            spectrum=spectrum, names=self.names, groups=self.groups, amplitudes=amps, covariance=cov, covariance_free=cov_free,
             crlb=crlb, params=params, ppm=grid.ppm.copy(), data=data, fit=fit, baseline=baseline,
             components=components, noise_sd=float(sigma), converged=bool(converged), message=message,
             n_iterations=int(info["nfev"]), options=opts.to_dict(), provenance=spectrum.provenance + (step,),

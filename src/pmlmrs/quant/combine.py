@@ -6,6 +6,10 @@ components (NAA and NAAG, Cr and PCr) are handled correctly. A ratio ``R = A / B
 combinations gets the first-order (delta-method) variance
 
 ``var(R) = R² (var A / A² + var B / B² − 2 cov(A, B) / (A B))``, with ``cov(A, B) = w_Aᵀ C w_B``.
+
+When a member is held at zero by the fit's non-negativity constraint, ``C`` is the fit's
+``covariance_free`` (that member left free, with its correlations): the sum GPC + PCho is then as
+well determined as the 3.2 ppm singlet, instead of GPC's variance plus PCho's in full.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pmlmrs.errors import ConfigError
+from pmlmrs.fit.result import covariance_for
 
 __all__ = [
     "COMBINATIONS",
@@ -133,20 +138,23 @@ def combination_weights(names: Sequence[str], name: str,
 
 
 def measure(names: Sequence[str], amplitudes: NDArray, covariance: NDArray, name: str,
-            definitions: Mapping[str, Sequence[str]] | None = None) -> Measure:
-    """Value and CRLB of one component or combination from amplitudes and their covariance."""
+            definitions: Mapping[str, Sequence[str]] | None = None,
+            covariance_free: NDArray | None = None) -> Measure:
+    """Value and CRLB of one component or combination from amplitudes and their covariance
+    (*covariance_free*: see the module docstring)."""
     w = combination_weights(names, name, definitions)
     if w is None:
         return Measure(name, float("nan"), float("nan"))
     a = np.asarray(amplitudes, dtype=float)
-    c = np.asarray(covariance, dtype=float)
+    c = covariance_for(covariance, covariance_free, a, w)
     var = float(w @ c @ w)
     members = tuple(n for n, wi in zip(names, w) if wi)
     return Measure(name, float(w @ a), float(np.sqrt(max(var, 0.0))), members)
 
 
-def _fit_arrays(result: Any) -> tuple[tuple[str, ...], NDArray, NDArray]:
-    return tuple(result.names), np.asarray(result.amplitudes, float), np.asarray(result.covariance, float)
+def _fit_arrays(result: Any) -> tuple[tuple[str, ...], NDArray, NDArray, NDArray | None]:
+    return (tuple(result.names), np.asarray(result.amplitudes, float), np.asarray(result.covariance, float),
+            getattr(result, "covariance_free", None))
 
 
 def combinations(result: Any, definitions: Mapping[str, Sequence[str]] | None = None) -> dict[str, Measure]:
@@ -166,12 +174,12 @@ def combinations(result: Any, definitions: Mapping[str, Sequence[str]] | None = 
     dict
         ``{name: Measure}`` in definition order.
     """
-    names, a, c = _fit_arrays(result)
+    names, a, c, c_free = _fit_arrays(result)
     out: dict[str, Measure] = {}
     for name in _definitions(definitions):
         if name in names:
             continue
-        m = measure(names, a, c, name, definitions)
+        m = measure(names, a, c, name, definitions, c_free)
         if m.members:
             out[name] = m
     return out
@@ -187,7 +195,7 @@ def ratio(result: Any, numerator: str, denominator: str,
     numerator, denominator : str
         Component or combination names.
     """
-    names, a, c = _fit_arrays(result)
+    names, a, c, c_free = _fit_arrays(result)
     wa = combination_weights(names, numerator, definitions)
     wb = combination_weights(names, denominator, definitions)
     label = f"{numerator}_{denominator}"
@@ -199,6 +207,7 @@ def ratio(result: Any, numerator: str, denominator: str,
     r = va / vb
     # d r / d a = wa / B - A wb / B²  →  var = gᵀ C g  (equivalent to the relative-variance formula, also at A = 0)
     g = wa / vb - va * wb / vb**2
+    c = covariance_for(c, c_free, a, wa, wb)
     var = float(g @ c @ g)
     return Measure(label, float(r), float(np.sqrt(max(var, 0.0))))
 

@@ -342,6 +342,8 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
         "amplitudes": {n: float(a) for n, a in zip(result.names, result.amplitudes)},
         "crlb_percent": {n: result.crlb_percent(n) for n in result.names},
         "covariance": np.asarray(result.covariance),
+        **({"covariance_free": np.asarray(result.covariance_free)}
+           if getattr(result, "covariance_free", None) is not None else {}),
         "combinations": {k: _measure_dict(m) for k, m in combinations(result, definitions).items()},
         "ratios": {k: {"value": m.value, "sd": m.sd} for k, m in ratios(result, RATIOS, definitions).items()},
         "parameters": dict(result.params),

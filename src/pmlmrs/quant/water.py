@@ -388,6 +388,8 @@ def scale_to_water(result: Any, water: Spectrum | float, options: QuantOptions |
     return result.replace(
         amplitudes=np.asarray(result.amplitudes) * f,
         covariance=np.asarray(result.covariance) * f * f,
+        covariance_free=None if getattr(result, "covariance_free", None) is None
+        else np.asarray(result.covariance_free) * f * f,
         crlb=np.asarray(result.crlb) * f,
         concentration_scale=scale,
         provenance=tuple(result.provenance) + (step,),
