@@ -82,6 +82,34 @@ def test_run_with_explicit_db_url(bids, tmp_path):
     assert db.exists() and not (tmp_path / "o" / "pmlmrs.db").exists()
 
 
+def test_vendor_names_do_not_reach_bids_or_derivatives(bids, tmp_path):
+    """Vendor folders and files named after the patient: the imported NIfTI-MRS and everything `run`
+    writes from them (JSON, TSV, database, caches) name only the pseudonymous BIDS files."""
+    import gzip
+
+    folder = tmp_path / "vendor" / "Mueller_Hans_1961-05-02"
+    folder.mkdir(parents=True)
+    for voi in ("lesion", "nawm"):
+        src = next(bids.glob(f"sub-01/ses-01/mrs/*voi-{voi}_svs.nii.gz"))
+        (folder / f"MUELLER_HANS_{voi}.nii.gz").write_bytes(src.read_bytes())
+    mapping = tmp_path / "map.tsv"
+    mapping.write_text("file\tparticipant_id\tsession_id\tvoi\tacq_time\n" + "".join(
+        f"Mueller_Hans_1961-05-02/MUELLER_HANS_{voi}.nii.gz\tsub-P1\tses-1\t{voi}\t2015-03-02\n"
+        for voi in ("lesion", "nawm")))
+    new = tmp_path / "bids"
+    assert runner.invoke(app, ["import", str(tmp_path / "vendor"), str(mapping), str(new)]).exit_code == 0
+    out = tmp_path / "deriv"
+    r = runner.invoke(app, ["run", str(new), str(out), "participant", "--no-reports"])
+    assert r.exit_code == 0, r.output
+    files = [p for root in (new, out) for p in root.rglob("*") if p.is_file()]
+    assert len(files) > 8
+    for p in files:
+        raw = p.read_bytes()
+        text = (gzip.decompress(raw) if p.suffix == ".gz" else raw).decode("latin-1").lower()
+        for word in ("mueller", "hans", "1961-05-02"):
+            assert word not in text, (p, word)
+
+
 def test_import_vendor_files(bids, tmp_path):
     vendor = tmp_path / "vendor"
     vendor.mkdir()

@@ -11,6 +11,11 @@ optional; ``sub-``/``ses-`` prefixes are added when missing). Every file is read
 :func:`pmlmrs.io.save` as NIfTI-MRS under ``BIDS_DIR/sub-*/ses-*/mrs/``. ``dataset_description.json``,
 ``participants.tsv`` and ``sub-*_sessions.tsv`` are created or extended (clinical columns n/a, to
 be filled in). A bad row is reported (file, row, column) and skipped.
+
+Vendor file and folder names often carry the patient's name or birth date
+(``Mueller_Hans_1961-05-02/MUELLER_HANS_WS.SDAT``): the written files name only the BIDS file, in
+the header's ``OriginalFile`` and in the provenance text (headers' patient fields are dropped by
+the readers).
 """
 
 from __future__ import annotations
@@ -45,6 +50,30 @@ def _label(value: str, prefix: str) -> str | None:
     if v.startswith(prefix + "-"):
         v = v[len(prefix) + 1:]
     return v if _LABEL.match(v) else None
+
+
+def _pseudonymise(spec: Any, src: Path, vendor: Path, bids_name: str) -> Any:
+    """*spec* with every part of the vendor path of *src* below *vendor* (folders, file name, stem, the
+    names of companion files such as the SPAR) replaced by *bids_name* in ``OriginalFile`` and the
+    provenance."""
+    from pmlmrs.io import companion_files
+
+    files = [src, *companion_files(src)]
+    words = set(src.relative_to(vendor).parts) | {f.name for f in files} | {f.stem for f in files}
+    words = sorted((w for w in words if len(w) > 2), key=len, reverse=True)   # longest first: names before stems
+
+    def clean(text: str) -> str:
+        for w in words:
+            text = re.sub(re.escape(w), bids_name, text, flags=re.IGNORECASE)
+        return text
+
+    acq = dict(spec.header.acquisition)
+    if "OriginalFile" in acq:
+        acq["OriginalFile"] = [bids_name]
+    steps = tuple(dataclasses.replace(st, details=clean(st.details),
+                                      params=json.loads(clean(json.dumps(st.params, default=str))))
+                  for st in spec.provenance)
+    return spec.replace(header=spec.header.replace(acquisition=acq), provenance=steps, source=None)
 
 
 def _read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -146,7 +175,7 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
             try:
                 if not src.exists():
                     raise StudyError(f"{src} does not exist", mpath, row=i, column=column)
-                spec = load(src, **kw)
+                spec = _pseudonymise(load(src, **kw), src, vendor, dst.name)
                 mrs.mkdir(parents=True, exist_ok=True)
                 save(spec, dst, force=force)
                 written.append(dst)
