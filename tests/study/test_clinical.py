@@ -116,6 +116,15 @@ def test_sessions_validation(tmp_path):
     assert before.level == "warning" and "before the participant's pml_onset" in str(before.error)
 
 
+def test_sessions_without_acq_time_column_are_reported(tmp_path):
+    p = write_tsv(tmp_path / "sub-09_sessions.tsv", ["session_id", "kps"], [["ses-01", "70"]])
+    problems = []
+    df = read_sessions(p, "sub-09", None, problems)
+    assert list(df["session_id"]) == ["ses-01"] and df.iloc[0]["acq_time"] is None
+    (pr,) = problems
+    assert pr.level == "error" and pr.error.column == "acq_time" and "column is missing" in str(pr.error)
+
+
 def test_parsers():
     assert parse_date("2014-04-01T10:30:00", allow_time=True) == dt.date(2014, 4, 1)
     with pytest.raises(ConfigError):

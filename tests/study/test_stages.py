@@ -127,6 +127,22 @@ def test_invalid_patient_dates_leave_exam_unassigned_unless_explicit(tmp_path):
     assert b.stage == "iris" and not b.review
 
 
+def test_an_unreadable_date_counts_as_unknown(tmp_path):
+    """pml_onset '30/01/2012' cannot be read: rule 3 (diagnosis and IRIS onset) still stages the exam
+    pre-IRIS, and the exam is listed for review with the reason."""
+    from pmlmrs.study.clinical import read_participants
+
+    tsv = tmp_path / "participants.tsv"
+    tsv.write_text("participant_id\tpml_onset\tpml_diagnosis\tiris_onset\tiris_end\n"
+                   "sub-14\t30/01/2012\t2012-02-19\t2012-04-01\t2012-05-01\n", encoding="utf-8")
+    patient = read_participants(tsv).iloc[0].to_dict()
+    assert patient["pml_onset"] is None and not patient["_date_flags"] and patient["_flags"]
+    a = assign_stage("2012-02-27", patient)
+    assert a.stage == "pre_iris" and a.review and "pml_onset" in a.rule.split("review:")[1]
+    b = assign_stage("2013-06-01", patient)  # rule 4 needs the onset: unknown
+    assert b.stage == "unassigned" and b.review
+
+
 def test_inputs_are_json_friendly():
     import json
 

@@ -231,7 +231,8 @@ def read_participants(path: str | Path, problems: list[Problem] | None = None) -
         (dates as ``datetime.date`` or None; ``kps_pre`` int or None; ``edss_pre``/``age`` float or
         None), any extra columns as text, plus ``_row`` (1-based data row), ``_flags`` (messages of
         rejected values and inconsistent dates: the patient is flagged for review) and
-        ``_date_flags`` (the subset about dates: the stage rules are then not applied).
+        ``_date_flags`` (dates in an impossible order: the stage rules are then not applied; an
+        unreadable date is only flagged and counts as unknown).
         Rows with a missing, malformed or duplicate ``participant_id`` are skipped.
     """
     import pandas as pd
@@ -271,9 +272,7 @@ def read_participants(path: str | Path, problems: list[Problem] | None = None) -
             except ConfigError as exc:
                 err = StudyError(str(exc), path, row=i, column=col)
                 problems.append(Problem("error", err, participant_id=pid, action="value set to n/a"))
-                out["_flags"].append(str(err))
-                if col in DATE_COLUMNS:
-                    out["_date_flags"].append(str(err))
+                out["_flags"].append(str(err))   # an unreadable date counts as unknown (rules without it apply)
                 out[col] = None
         for col, raw in rec.items():
             if col not in out:
@@ -345,6 +344,10 @@ def read_sessions(path: str | Path, participant_id: str, patient: dict[str, Any]
         problems.append(Problem("error", StudyError("the session_id column is missing", path, column="session_id"),
                                 participant_id=participant_id, action="table ignored"))
         return pd.DataFrame(columns=cols)
+    if "acq_time" not in df.columns:   # every stage rule needs the exam date
+        problems.append(Problem("error", StudyError(
+            "the acq_time column is missing: no exam of this table can be staged", path, column="acq_time"),
+            participant_id=participant_id, action="exams unassigned"))
     parsers = {"acq_time": lambda v: parse_date(v, allow_time=True), "kps": parse_kps, "edss": parse_edss,
                "lesion_enhancing": _parse_bool, "stage": normalise_stage}
     rows: list[dict[str, Any]] = []

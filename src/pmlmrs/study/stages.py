@@ -14,7 +14,9 @@ Rules [default], applied to an exam on date t, first match wins:
 
 An exam none of the rules covers (before PML diagnosis, dates missing) is **unassigned**, with the
 reason, and is listed for review; so is every exam without an explicit stage of a patient whose dates
-are invalid or inconsistent (``_date_flags``): rules 2-4 are then not applied.
+are in an impossible order (``_date_flags``): rules 2-4 are then not applied, as it is not known which
+date is wrong. An unreadable date counts as unknown: the rules that do not need it still apply, and
+the exam is listed for review with the patient's flag.
 """
 
 from __future__ import annotations
@@ -229,6 +231,17 @@ def assign_stage(acq_time: Any, patient: Mapping[str, Any], explicit: Any = None
     if date_flags:
         return StageAssignment("unassigned", "patient dates invalid or inconsistent, stage rules not applied: "
                                f"{date_flags[0]}", inputs, True)
+    a = _by_date(t, pml_onset, diagnosis, iris_on, iris_end, onset, o, inputs)
+    flags = patient.get("_flags")
+    if flags and not a.review:
+        return dataclasses.replace(a, rule=f"{a.rule}; review: {flags[0]}", review=True)
+    return a
+
+
+def _by_date(t: _dt.date | None, pml_onset: _dt.date | None, diagnosis: _dt.date | None,
+             iris_on: _dt.date | None, iris_end: _dt.date | None, onset: _dt.date | None, o: StageOptions,
+             inputs: dict[str, Any]) -> StageAssignment:
+    """Rules 2-4 for an exam on *t*."""
     if t is None:
         return StageAssignment("unassigned", "exam date (acq_time) unknown: no rule applies", inputs, True)
 
