@@ -126,9 +126,11 @@ def test_voxels_by_key_and_delete_missing(db_url):
             assert v is db.find_voxel(s, "sub-01", "ses-01", "lesion")
             n = len(statements)
             assert db.summary_row(v)["NAA"] == 8.0 and len(statements) == n  # summary loaded up front
-            assert db.delete_missing(s, {("sub-01", "ses-01", "lesion")}) == 0
-            assert db.delete_missing(s, set()) == 1
-        assert db.counts()["voxel"] == 0 and db.counts()["fit_measure"] == 0
+            assert db.delete_missing(s, {("sub-01", "ses-01", "lesion")})["voxels"] == 0
+            gone = db.delete_missing(s, set())
+            assert gone["voxels"] == 1 and gone["exams"] == [("sub-01", "ses-01")] and gone["patients"] == ["sub-01"]
+        c = db.counts()
+        assert c["voxel"] == 0 and c["fit_measure"] == 0 and c["exam"] == 0 and c["patient"] == 0
     finally:
         db.dispose()
 

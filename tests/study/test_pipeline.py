@@ -60,6 +60,8 @@ def test_end_to_end_outputs(cohort, tmp_path):
                          "error"]:
         assert col in vox.columns, col
     assert len(vox) == 10 and set(vox["voi"]) == {"lesion", "nawm"}
+    rows = (out / "group" / "voxels.tsv").read_text().splitlines()[1:]
+    assert all(r.split("\t")[header.index("error")] == "" for r in rows)  # as summary.tsv: empty when fitted
     assert vox["tNAA_tCr"].notna().all()
     # lesions of the IRIS exams have higher Lip/tCr than their NAWM (planted effect, large)
     iris = vox[vox["stage"] == "iris"].pivot(index=["participant_id", "session_id"], columns="voi",
@@ -126,6 +128,32 @@ def test_rerun_refits_nothing_and_changed_file_replaces_rows(cohort, tmp_path, e
     for table in ("patient", "exam", "stage", "voxel", "fit_summary", "fit_measure", "clinical_score"):
         assert counts_after[table] == counts_before[table], table
     assert counts_after["run"] == counts_before["run"] + 1
+
+
+def test_removed_subject_leaves_no_outputs_or_rows(cohort, tmp_path):
+    """Deleting a subject from the dataset and rerunning with force removes its database rows, fit files,
+    exam reports and timeline; the other subjects' outputs stay."""
+    from pmlmrs.study.db import open_database
+
+    out = tmp_path / "deriv"
+    run_study(cohort, out, "all")
+    pids = sorted(p.name for p in cohort.glob("sub-*") if p.is_dir())
+    gone = pids[-1]
+    assert (out / gone).is_dir() and any((out / gone).rglob("*_desc-fit_svs.json"))
+    shutil.rmtree(cohort / gone)
+    lines = (cohort / "participants.tsv").read_text().splitlines()
+    (cohort / "participants.tsv").write_text("\n".join(l for l in lines if not l.startswith(gone + "\t")) + "\n")
+    res = run_study(cohort, out, "all", force=True)
+    assert res.n_failed == 0 and not (out / gone).exists()
+    assert all((out / p).is_dir() for p in pids[:-1])
+    db = open_database(None, out_dir=out)
+    try:
+        c = db.counts()
+        assert c["patient"] == len(pids) - 1 and c["exam"] == res.n_exams and c["voxel"] == res.n_voxels
+    finally:
+        db.dispose()
+    leftovers = [p for p in (out / ".pmlmrs_cache").rglob("*") if gone in p.name] if (out / ".pmlmrs_cache").exists() else []
+    assert not leftovers
 
 
 def test_changed_engine_refits(cohort, tmp_path, monkeypatch):

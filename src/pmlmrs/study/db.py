@@ -512,13 +512,33 @@ class Database:
         cols = voxel.summary.columns or list(row)
         return {c: _row_value(row.get(c)) for c in cols}
 
-    def delete_missing(self, s: Session, keep: set[tuple[str, str, str]]) -> int:
-        """Delete voxels whose (participant, session, voi) is not in *keep*; returns the count."""
-        gone = [v for v, pid, sid in s.execute(_keyed_voxels()) if (pid, sid, v.voi) not in keep]
-        for v in gone:
+    def delete_missing(self, s: Session, keep: set[tuple[str, str, str]]) -> dict[str, Any]:
+        """Delete the voxels whose (participant, session, voi) is not in *keep*, then the exams and
+        patients left without any kept voxel (a subject or session removed from the dataset).
+
+        Returns
+        -------
+        dict
+            ``voxels`` (count), ``outputs`` (the deleted voxels' output paths, relative to the
+            output folder), ``exams`` ((participant, session) pairs) and ``patients`` (ids) deleted.
+        """
+        gone = [(v, pid, sid) for v, pid, sid in s.execute(_keyed_voxels()) if (pid, sid, v.voi) not in keep]
+        outputs = [str(p) for v, _, _ in gone for p in (v.outputs or {}).values()]
+        for v, _, _ in gone:
             s.delete(v)
         s.flush()
-        return len(gone)
+        kept_exams = {(pid, sid) for pid, sid, _ in keep}
+        kept_patients = {pid for pid, _, _ in keep}
+        exams = [(e, pid) for e, pid in s.execute(select(Exam, Patient.participant_id).join(Exam.patient))
+                 if (pid, e.session_id) not in kept_exams]
+        for e, _ in exams:
+            s.delete(e)
+        patients = [p for p in s.scalars(select(Patient)) if p.participant_id not in kept_patients]
+        for p in patients:
+            s.delete(p)
+        s.flush()
+        return {"voxels": len(gone), "outputs": outputs, "exams": [(pid, e.session_id) for e, pid in exams],
+                "patients": [p.participant_id for p in patients]}
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""

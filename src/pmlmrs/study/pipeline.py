@@ -659,8 +659,7 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
             exam_ids[f"{e.participant_id}/{e.session_id}"] = ex.id
         keep = {(v.participant_id, v.session_id, v.voi) for v in study.voxels}
         gone = db.delete_missing(s, keep)
-        if gone:
-            logger.info("database: removed %d voxel(s) no longer in the study", gone)
+    _remove_outputs_of_removed(out, gone)
 
     # ---- participant level: fit what changed ------------------------------------------------
     if level in ("participant", "all"):
@@ -715,7 +714,7 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
     group = out / "group"
     if level in ("group", "all"):
         group.mkdir(parents=True, exist_ok=True)
-        res.files["voxels"] = write_tsv(group / "voxels.tsv", voxels_rows, vcols, empty="n/a")
+        res.files["voxels"] = write_tsv(group / "voxels.tsv", voxels_rows, vcols)  # error: empty when fitted
         res.files["exams"] = write_tsv(group / "exams.tsv", exam_rows, EXAM_COLUMNS + ["review"], empty="n/a")
         review = [r for r in exam_rows if r["review"] or r["stage"] == "unassigned"]
         res.files["review"] = write_tsv(group / "review.tsv", review,
@@ -736,6 +735,27 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
     if reports:
         _reports(study, out, level, exam_rows, patients_df, exams_df, voxels_df, fit_paths, analysis,
                  executor, progress, res, headers, provenance)
+
+
+def _remove_outputs_of_removed(out: Path, gone: Mapping[str, Any]) -> None:
+    """Delete what earlier runs wrote for voxels, exams and patients no longer in the dataset (their
+    fit files, exam reports and timelines; folders left empty go too), so the derivatives match it."""
+    files = [out / p for p in gone["outputs"]]
+    files += [_exam_report_path(out, pid, sid) for pid, sid in gone["exams"]]
+    files += [out / pid / f"{pid}_timeline.html" for pid in gone["patients"]]
+    root = out.resolve()
+    folders = set()
+    for f in files:
+        if f.is_file() and root in f.resolve().parents:
+            f.unlink()
+            folders.add(f.resolve().parent)
+    for d in sorted(folders, key=lambda p: -len(p.parts)):   # then the folders left empty, up to out
+        while d != root and root in d.parents and d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+            d = d.parent
+    if gone["voxels"] or gone["exams"] or gone["patients"]:
+        logger.info("removed from the database and the outputs: %d voxel(s), %d exam(s), %d patient(s) no longer "
+                    "in the dataset", gone["voxels"], len(gone["exams"]), len(gone["patients"]))
 
 
 def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: int,
