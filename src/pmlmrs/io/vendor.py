@@ -41,7 +41,14 @@ from pmlmrs._logging import logger
 from pmlmrs.config import ReadOptions
 from pmlmrs.core import Spectrum
 from pmlmrs.errors import HeaderFieldError, PmlmrsError, ReadError, UnknownFormatError
-from pmlmrs.io._util import apply_read_options, dicom_spectroscopy_floats, has_dicom_preamble, is_phi_key, quiet_library, read_head
+from pmlmrs.io._util import (
+    apply_read_options,
+    dicom_spectroscopy_floats,
+    has_dicom_preamble,
+    is_phi_key,
+    quiet_library,
+    read_head,
+)
 from pmlmrs.io.nifti_mrs import spectrum_from_nifti_mrs_object
 from pmlmrs.io.registry import Reader, register_reader
 

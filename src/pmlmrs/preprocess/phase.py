@@ -91,8 +91,9 @@ def _find_peak(fid: NDArray[np.complexfloating], dwell_time: float, hz_lo: float
     """Frequency (Hz) of the peak between ``hz_lo`` and ``hz_hi``; ``nan`` when there is none.
 
     The peak is the bin with the largest spectral magnitude above the straight line joining the
-    window's two ends (then refined by a parabola through the magnitude): the tail of a big line outside the window (residual water, an artefact) slopes across it
-    and would otherwise put the maximum on the window's edge. A maximum on the edge is no peak.
+    window's two ends (then refined by a parabola through the magnitude): the tail of a big line
+    outside the window (residual water, an artefact) slopes across it and would otherwise put the
+    maximum on the window's edge. A maximum on the edge is no peak.
     """
     n = fid.shape[-1] * zero_fill
     spec = np.abs(axes.fid_to_spectrum(np.asarray(fid), axis=-1) if zero_fill == 1 else
@@ -238,12 +239,13 @@ def frequency_reference(spectrum: Spectrum, options: ReferenceOptions | None = N
         found = find_peak(spectrum, centre, options.search)
     found = np.asarray(found, dtype=float)
     missing = ~np.isfinite(found)
-    shift_hz = np.where(missing, 0.0, (centre - np.where(missing, centre, found)) * spectrum.spectrometer_frequency)
+    shift_hz = np.where(missing, 0.0, (centre - found) * spectrum.spectrometer_frequency)
     out = apply_shift(np.asarray(spectrum.data), spectrum.dwell_time, shift_hz)
     step = ProcessingStep(
         "frequency_reference",
         params={**options.to_dict(), "nominal_ppm": centre,
-                "found_ppm": np.where(missing, None, np.round(found, 4)).tolist(), "shift_hz": np.round(shift_hz, 3).tolist(),
+                "found_ppm": np.where(missing, None, np.round(found, 4)).tolist(),
+                "shift_hz": np.round(shift_hz, 3).tolist(),
                 "from_reference": reference is not None},
         details=(f"shifted {options.peak} to {centre:g} ppm"
                  + (f" (found at {float(np.nanmean(found)):.3f} ppm, shift {float(np.mean(shift_hz)):+.2f} Hz)"

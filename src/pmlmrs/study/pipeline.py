@@ -1,7 +1,8 @@
 """``run_study``: the whole study in one call (DESIGN.md ``pmlmrs run``).
 
 ingest (MRS-BIDS + clinical tables) → stages → per exam, in parallel: load, preprocess (every voxel:
-coil/dyn reduction, eddy currents, residual water; :meth:`PreprocessOptions.before_fit`), fit (``--basis`` or the bundled basis matching field and TE), water
+coil/dyn reduction, eddy currents, residual water; :meth:`PreprocessOptions.before_fit`), fit
+(``--basis`` or the bundled basis matching field and TE), water
 scaling (when an ``_mrsref`` exists), QC, per-voxel outputs → database → ``group/voxels.tsv`` →
 statistics (:mod:`pmlmrs.stats`) → reports (exam, patient timeline, cohort).
 
