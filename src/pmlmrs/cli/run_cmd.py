@@ -81,11 +81,11 @@ def run(
     basis: str = typer.Option(None, "--basis", help="Basis set (file, folder or bundled name); default: "
                                                     "the bundled basis matching field and TE."),
     force: bool = typer.Option(False, "--force", help="Update existing results (unchanged voxels are reused)."),
-    onset: str = typer.Option(None, "--onset", help="PML onset date for the stage rules: symptom [default] or "
+    onset: str = typer.Option(None, "--onset", help="PML onset date for the stage rules: symptom (default) or "
                                                     "diagnosis."),
-    early_months: float = typer.Option(None, "--early-months", help="Early post-PML: < this many months [19]."),
-    late_months: float = typer.Option(None, "--late-months", help="Late post-PML: > this many months [23]."),
-    backend: str = typer.Option(None, "--backend", help="Fitting backend: numpy [default] or jax."),
+    early_months: float = typer.Option(None, "--early-months", help="Early post-PML: < this many months (default 19)."),
+    late_months: float = typer.Option(None, "--late-months", help="Late post-PML: > this many months (default 23)."),
+    backend: str = typer.Option(None, "--backend", help="Fitting backend: numpy (default) or jax."),
     config: Path = typer.Option(None, "--config", help="TOML file with option tables fit, preprocess, quant, qc, "
                                                        "stages, stats (the options above override it)."),
     no_water_scaling: bool = typer.Option(False, "--no-water-scaling", help="Keep basis units."),
