@@ -76,7 +76,6 @@ def test_steam_fsl_format(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--sequence", "spin-echo"], "sequence"),
     (["--metabolites", "NAA,Foo"], "Foo"),
     (["--te2", "30"], "TE1 + TE2"),
     (["--tm", "10"], "STEAM"),
@@ -97,6 +96,23 @@ def test_user_errors_exit_1_with_one_line(tmp_path: Path, extra: list[str], mess
 def test_missing_option_is_usage_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["basis", "simulate", "--sequence", "press", "-o", str(tmp_path / "b")])
     assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--sequence", "spin-echo", "'spin-echo' is not one of press, steam, slaser, fid"),
+    ("--te", "1e6", "must be 0 to 1000 ms, got 1e+06"),   # the CLI takes ms: no message about seconds
+    ("--te", "nan", "must be 0 to 1000 ms"),
+    ("--format", "lcm", "'lcm' is not one of npz, fsl"),
+])
+def test_bad_option_values_are_usage_errors(tmp_path: Path, option: str, value: str, message: str) -> None:
+    args = [*ARGS, "-o", str(tmp_path / "b")]
+    if option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and message in " ".join(res.output.replace("│", " ").split()), res.output
+    assert not (tmp_path / "b").exists()
 
 
 def test_subprocess_smoke(tmp_path: Path) -> None:

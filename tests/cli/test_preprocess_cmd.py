@@ -72,7 +72,11 @@ def test_mismatched_water_is_a_one_line_error(files, tmp_path):
     assert "1024 vs 512 points" in res.output and "bad_ref.nii.gz" in res.output
     assert "Traceback" not in res.output
     usage = runner.invoke(app, ["preprocess", str(metab), "-o", str(tmp_path / "o.nii.gz"), "--reference", "lac"])
-    assert usage.exit_code == 1 and "Allowed values" in usage.output
+    assert usage.exit_code == 2 and "'lac' is not one of" in usage.output
+    # --water-output without --water: bad usage found before anything is written
+    usage = runner.invoke(app, ["preprocess", str(metab), "-o", str(tmp_path / "o.nii.gz"), "--water-output",
+                                str(tmp_path / "w.nii.gz")])
+    assert usage.exit_code == 2 and "needs --water" in usage.output and not (tmp_path / "o.nii.gz").exists()
 
 
 def test_subprocess_smoke(files, tmp_path):

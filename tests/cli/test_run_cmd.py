@@ -122,12 +122,17 @@ def test_import_vendor_files(bids, tmp_path):
         "scan_voi-lesion_svs.nii.gz\tA1\t1\tlesion\tscan_voi-lesion_mrsref.nii.gz\tpress\t2015-03-02\n"
         "scan_voi-nawm_svs.nii.gz\tsub-A1\tses-1\tnawm\tn/a\tpress\t2015-03-02\n"
         "scan_voi-nawm_svs.nii.gz\tsub-A1\tses-1\tcortex\t\t\t\n"
-        "missing.dat\tsub-A2\tses-1\tlesion\t\t\t\n")
+        "missing.dat\tsub-A2\tses-1\tlesion\t\t\t\n"
+        "scan_voi-lesion_svs.nii.gz\tsub-A1\tses-1\tnawm\t\tpress\t\n"
+        "../map.tsv\tsub-A3\tses-1\tlesion\t\t\t\n")
     out = tmp_path / "newbids"
     r = runner.invoke(app, ["import", str(vendor), str(mapping), str(out)])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # rows were skipped; the good ones are written
     assert "wrote 3 NIfTI-MRS file(s)" in r.output
     assert "row 3, column 'voi'" in r.output and "row 4, column 'file'" in r.output
+    text = " ".join(r.output.split())
+    assert "row 2 already maps a file to sub-A1_ses-1_acq-press_voi-nawm_svs" in text  # not overwritten
+    assert "'../map.tsv' is not a path inside the vendor folder" in text
     mrs = out / "sub-A1" / "ses-1" / "mrs"
     assert sorted(p.name for p in mrs.iterdir()) == [
         "sub-A1_ses-1_acq-press_voi-lesion_mrsref.nii.gz", "sub-A1_ses-1_acq-press_voi-lesion_svs.nii.gz",

@@ -95,6 +95,39 @@ def test_bad_inputs(synthetic):
         preprocess(edited)
 
 
+def test_water_reference_of_another_scan_is_refused(synthetic, caplog):
+    """A reference 34 ppm off (another exam's frequency) is refused; 2 ppm (a vendor's offset between the
+    two scans) passes; another echo time is a warning (water scaling uses the data's TE)."""
+    w = synthetic.water
+    mhz = synthetic.metab.spectrometer_frequency
+    off = w.replace(header=w.header.replace(spectrometer_frequency=mhz * (1 - 34e-6)))
+    with pytest.raises(IncompatibleDataError, match=r"34\.0 ppm apart"):
+        preprocess(synthetic.metab, off)
+    near = w.replace(header=w.header.replace(spectrometer_frequency=mhz * (1 + 2e-6)))
+    preprocess(synthetic.metab, near)
+    te = synthetic.metab.header.echo_time or 0.030
+    other_te = w.replace(header=w.header.replace(echo_time=te + 0.005))
+    with caplog.at_level(logging.WARNING, logger="pmlmrs"):
+        preprocess(synthetic.metab.replace(header=synthetic.metab.header.replace(echo_time=te)), other_te)
+    assert "water reference" in caplog.text and "echo time" in caplog.text
+
+
+def test_water_left_after_removal_is_warned_about(rng, caplog):
+    """Water 20x the NAA peak that the removal window misses (or an unsuppressed reference given as data)."""
+    from pmlmrs.preprocess import WaterRemovalOptions
+    from pmlmrs.preprocess._synthetic import lesion_like_svs
+
+    syn = lesion_like_svs(rng, n_coils=1, n_transients=1, water_amplitude=20.0)
+    s = Spectrum(syn.clean + syn.water_line, syn.metab.header)
+    with caplog.at_level(logging.WARNING, logger="pmlmrs"):
+        res = preprocess(s, options=PreprocessOptions(water=WaterRemovalOptions(ppm_range=(5.5, 6.0))))
+    assert res.qc["residual_water"] > 1.0 and "unsuppressed water reference" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pmlmrs"):
+        preprocess(s)
+    assert "still water" not in caplog.text
+
+
 def test_options_round_trip():
     opts = PreprocessOptions(reference="naa", alignment={"ppm_range": (1.9, 4.1), "max_shift": 10.0})
     again = PreprocessOptions.from_dict(opts.to_dict())

@@ -12,6 +12,7 @@ FSL-MRS JSON folder (``--format fsl``); :func:`pmlmrs.basis.load_basis` reads ei
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -27,10 +28,11 @@ app.add_typer(basis_app, name="basis")
 
 
 def _ms(value: float | None, what: str) -> float | None:
+    """*value* ms in s; bad usage (exit 2) unless it is a plausible time, 0 to 1000 ms."""
     if value is None:
         return None
-    if value < 0:
-        raise ConfigError(f"--{what} must be >= 0 ms, got {value:g}")
+    if not (math.isfinite(value) and 0 <= value < 1000):
+        raise typer.BadParameter(f"must be 0 to 1000 ms, got {value:g}", param_hint=f"'--{what}'")
     return value * 1e-3
 
 
@@ -55,9 +57,14 @@ def simulate(
     """Simulate a metabolite basis set (density matrix, ideal pulses) and write BASISDIR."""
     from pmlmrs.basis import save_basis, write_fsl_basis
     from pmlmrs.basis.simulate import simulate_basis
-    from pmlmrs.errors import check_option
 
-    fmt = check_option("format", fmt.lower(), ("npz", "fsl"))
+    from pmlmrs.basis.simulate import SEQUENCES
+
+    if sequence.lower() not in SEQUENCES:
+        raise typer.BadParameter(f"{sequence!r} is not one of {', '.join(SEQUENCES)}", param_hint="'--sequence'")
+    if fmt.lower() not in ("npz", "fsl"):
+        raise typer.BadParameter(f"{fmt!r} is not one of npz, fsl", param_hint="'--format'")
+    fmt = fmt.lower()
     out = Path(output)
     if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
         raise WriteError("exists; pass --force to write into it", out)

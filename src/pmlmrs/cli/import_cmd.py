@@ -23,7 +23,10 @@ def import_(
     spectral_width: float = typer.Option(None, "--spectral-width", help="Hz, for files without it."),
     echo_time: float = typer.Option(None, "--echo-time", help="ms, for files without it."),
 ) -> None:
-    """Convert vendor files listed in a mapping table into an MRS-BIDS dataset (NIfTI-MRS)."""
+    """Convert vendor files listed in a mapping table into an MRS-BIDS dataset (NIfTI-MRS).
+
+    Exit status 1 when a row could not be imported (the others are written; each problem is printed).
+    """
     from pmlmrs.config import ReadOptions
     from pmlmrs.study.importer import import_vendor
 
@@ -34,5 +37,5 @@ def import_(
     console.print(f"wrote {len(res.written)} NIfTI-MRS file(s) to {res.bids_dir}", highlight=False, soft_wrap=True)
     for p in res.problems:
         console.print(f"  {p.level}: {p.message}", markup=False, highlight=False, soft_wrap=True)
-    if not res.written:
+    if not res.written or any(p.level == "error" for p in res.problems):   # a skipped row is a failed input
         raise typer.Exit(1)

@@ -38,12 +38,14 @@ def preprocess(
 ) -> None:
     """Coil-combine, align, reject outliers, average, correct eddy currents, remove residual water,
     phase and reference one single-voxel acquisition; write NIfTI-MRS with the provenance."""
-    from pmlmrs.errors import check_option
     from pmlmrs.io import load, save
     from pmlmrs.preprocess import PreprocessOptions
     from pmlmrs.preprocess import preprocess as run_preprocess
 
-    check_option("reference", reference.lower(), ("cr", "naa", "cho", "water", "none"))
+    if reference.lower() not in ("cr", "naa", "cho", "water", "none"):
+        raise typer.BadParameter(f"{reference!r} is not one of cr, naa, cho, water, none", param_hint="'--reference'")
+    if water_output is not None and water is None:   # checked before anything is written
+        raise typer.BadParameter("needs --water: there is no water reference to write", param_hint="'--water-output'")
     for path in (output, water_output, qc_json, figure):
         if path is not None and path.exists() and not force:
             raise WriteError("exists; pass --force to overwrite", path)
@@ -73,8 +75,6 @@ def preprocess(
     out = save(result.metab, output, force=force)
     written = [str(out)]
     if water_output is not None:
-        if result.water is None:
-            raise WriteError("no water reference was given (--water), so there is none to write", water_output)
         written.append(str(save(result.water, water_output, force=force)))
     if qc_json is not None:
         qc_json.parent.mkdir(parents=True, exist_ok=True)

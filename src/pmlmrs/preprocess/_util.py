@@ -53,16 +53,25 @@ def check_finite(spectrum: Spectrum, role: str = "data") -> None:
         )
 
 
+#: Spectrometer frequencies of data and water reference further apart than this (ppm of the
+#: frequency) mean another scan: a vendor's offset between the two (the metabolite scan centred at
+#: ~2.7 ppm, the reference on water) stays below 2-3 ppm.
+WATER_FREQUENCY_TOLERANCE_PPM = 5.0
+
+
 def check_water_compatible(metab: Spectrum, water: Spectrum) -> None:
-    """Raise IncompatibleDataError unless *water* has the points and dwell time of *metab*."""
+    """Raise IncompatibleDataError unless *water* has the points, dwell time, nucleus and (within
+    :data:`WATER_FREQUENCY_TOLERANCE_PPM`) the spectrometer frequency of *metab*; warn when their echo
+    times differ by more than 2 ms."""
     problems = []
     if metab.n_points != water.n_points:
         problems.append(f"{metab.n_points} vs {water.n_points} points")
     if not np.isclose(metab.dwell_time, water.dwell_time, rtol=1e-6, atol=0.0):
         problems.append(f"dwell time {metab.dwell_time * 1e6:.4g} vs {water.dwell_time * 1e6:.4g} us")
     f_m, f_w = metab.spectrometer_frequency, water.spectrometer_frequency
-    if abs(f_m - f_w) > 1e-3 * f_m:
-        problems.append(f"spectrometer frequency {f_m:.6f} vs {f_w:.6f} MHz")
+    if abs(f_m - f_w) > WATER_FREQUENCY_TOLERANCE_PPM * 1e-6 * f_m:
+        problems.append(f"spectrometer frequency {f_m:.6f} vs {f_w:.6f} MHz, {abs(f_m - f_w) * 1e6:.0f} Hz = "
+                        f"{abs(f_m - f_w) / f_m * 1e6:.1f} ppm apart")
     if metab.header.nucleus != water.header.nucleus:
         problems.append(f"nucleus {metab.header.nucleus} vs {water.header.nucleus}")
     if problems:
@@ -72,6 +81,11 @@ def check_water_compatible(metab: Spectrum, water: Spectrum) -> None:
             f"{water.source or '(in memory)'} {water!r}. Use the reference acquired with the same "
             "sequence settings, or leave it out."
         )
+    te_m, te_w = metab.header.echo_time, water.header.echo_time
+    if te_m is not None and te_w is not None and abs(te_m - te_w) > 0.002:
+        logger.warning("%s: the water reference %s has echo time %.4g ms, the data %.4g ms: water scaling "
+                       "attenuates the water with the data's echo time, so concentrations in mM will be off",
+                       metab.source or "(in memory)", water.source or "(in memory)", te_w * 1e3, te_m * 1e3)
 
 
 def skip(step: str, reason: str, skipped: list[dict] | None = None, *, level: str = "info") -> None:

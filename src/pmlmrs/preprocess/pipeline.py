@@ -350,6 +350,10 @@ def preprocess(metab: Spectrum, water: Spectrum | None = None,
     # QC after
     _measure(qc, metab, "after")
     qc["residual_water"] = _try(qc, "residual_water", _qc.residual_water, metab)
+    if options.water_removal and (qc["residual_water"] or 0.0) > 1.0:
+        logger.warning("%s: %.0f %% of the NAA peak is still water after water removal: is this an "
+                       "unsuppressed water reference, or is the water outside %s ppm?", metab.source or "data",
+                       100 * qc["residual_water"], "-".join(f"{v:g}" for v in options.water.ppm_range))
     if water is not None:
         lw = _try(qc, "water_fwhm", _qc.linewidth, water, (4.35, 4.95))
         qc["water_fwhm_hz"] = None if lw is None else lw["fwhm_hz"]

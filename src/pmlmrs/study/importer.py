@@ -59,7 +59,7 @@ def _pseudonymise(spec: Any, src: Path, vendor: Path, bids_name: str) -> Any:
     from pmlmrs.io import companion_files
 
     files = [src, *companion_files(src)]
-    words = set(src.relative_to(vendor).parts) | {f.name for f in files} | {f.stem for f in files}
+    words = set(src.resolve().relative_to(vendor.resolve()).parts) | {f.name for f in files} | {f.stem for f in files}
     words = sorted((w for w in words if len(w) > 2), key=len, reverse=True)   # longest first: names before stems
 
     def clean(text: str) -> str:
@@ -135,6 +135,7 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
     problems: list[Problem] = []
     written: list[Path] = []
     sessions: dict[str, dict[str, str]] = {}
+    targets: dict[str, int] = {}     # BIDS stem -> first row writing it
     kw = {} if read_options is None else {"options": read_options}
     for i, r in enumerate(rows, start=1):
         sub = _label(r.get("participant_id", ""), "sub")
@@ -157,6 +158,12 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
         acq_part = f"_acq-{acq}" if acq and acq.lower() != "n/a" else ""
         mrs = bids / pid / sid / "mrs"
         stem = f"{pid}_{sid}{acq_part}_voi-{voi}"
+        if stem in targets:   # two rows for one BIDS file: the second would replace the first
+            problems.append(Problem("error", StudyError(
+                f"row {targets[stem]} already maps a file to {stem}_svs (same participant, session, acq and voi)",
+                mpath, row=i, column="file"), pid, sid, voi, action="row skipped"))
+            continue
+        targets[stem] = i
         try:
             acq_time = parse_date(r.get("acq_time"), allow_time=True)
         except PmlmrsError as exc:
@@ -173,6 +180,9 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
             src = vendor / name
             dst = mrs / f"{stem}_{suffix}.nii.gz"
             try:
+                if vendor.resolve() not in src.resolve().parents:
+                    raise StudyError(f"{name!r} is not a path inside the vendor folder {vendor}", mpath, row=i,
+                                     column=column)
                 if not src.exists():
                     raise StudyError(f"{src} does not exist", mpath, row=i, column=column)
                 spec = _pseudonymise(load(src, **kw), src, vendor, dst.name)
