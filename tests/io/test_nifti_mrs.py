@@ -59,6 +59,18 @@ def test_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
     assert back.source == str(out)
 
 
+def test_written_file_has_the_usual_mode(tmp_path: Path, rng: np.random.Generator) -> None:
+    """fslpy writes through a private (0600) temporary file; other users and BIDS tools must read ours."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = save(_spectrum(rng), tmp_path / "m.nii.gz")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
 def test_never_writes_patient_identifiers(tmp_path: Path, rng: np.random.Generator) -> None:
     out = save(_spectrum(rng), tmp_path / "a.nii.gz")
     raw = gzip.open(out).read()

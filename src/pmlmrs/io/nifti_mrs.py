@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -410,6 +411,10 @@ def write_nifti_mrs(spectrum: Spectrum, path: str | Path) -> None:
     # fslpy may normalise the suffix; make sure the requested name exists
     if not p.exists():
         raise WriteError("the NIfTI-MRS writer did not create the file (unexpected suffix?)", p)
+    # fslpy writes through a private temporary file (mode 0600): give it the usual mode for new files
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(p, 0o666 & ~mask)
 
 
 def _read(path: Path, options: ReadOptions) -> Spectrum:
