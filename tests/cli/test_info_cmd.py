@@ -162,10 +162,24 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     assert isinstance(res.exception, ReadError)  # propagated, so the traceback is shown
 
 
-def test_bad_usage_exit_2() -> None:
+def test_bad_usage_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(app, ["info"]).exit_code == 2
     assert runner.invoke(app, ["info", str(RDA), "--no-such-option"]).exit_code == 2
     assert runner.invoke(app, ["convert", str(RDA)]).exit_code == 2  # -o is required
+    res = runner.invoke(app, ["convert", str(RDA), "-o", str(tmp_path / "o.nii.gz"), "--spectral-width", "-5"])
+    assert res.exit_code == 2 and "--spectral-width" in res.output and not (tmp_path / "o.nii.gz").exists()
+
+
+def test_folder_and_own_input_are_clear_errors(tmp_path: Path) -> None:
+    folder = tmp_path / "scan.nii.gz"
+    folder.mkdir()
+    res = runner.invoke(app, ["info", str(folder)])
+    assert res.exit_code == 1 and "is a folder" in res.stderr
+    copy = tmp_path / "svs.nii.gz"
+    assert runner.invoke(app, ["convert", str(RDA), "-o", str(copy)]).exit_code == 0
+    before = copy.read_bytes()
+    res = runner.invoke(app, ["convert", str(copy), "-o", str(copy), "--force"])
+    assert res.exit_code == 1 and "is the input file" in res.stderr and copy.read_bytes() == before
 
 
 def _console_script() -> str:

@@ -119,7 +119,7 @@ def test_import_vendor_files(bids, tmp_path):
     mapping = tmp_path / "map.tsv"
     mapping.write_text(
         "file\tparticipant_id\tsession_id\tvoi\tref_file\tacq\tacq_time\n"
-        "scan_voi-lesion_svs.nii.gz\tA1\t1\tlesion\tscan_voi-lesion_mrsref.nii.gz\tpress\t2015-03-02\n"
+        "scan_voi-lesion_svs.nii.gz\tA1\t1\tlesion\tscan_voi-lesion_mrsref.nii.gz\tpress\t2015-03-02T09:30:00\n"
         "scan_voi-nawm_svs.nii.gz\tsub-A1\tses-1\tnawm\tn/a\tpress\t2015-03-02\n"
         "scan_voi-nawm_svs.nii.gz\tsub-A1\tses-1\tcortex\t\t\t\n"
         "missing.dat\tsub-A2\tses-1\tlesion\t\t\t\n"
@@ -139,7 +139,7 @@ def test_import_vendor_files(bids, tmp_path):
         "sub-A1_ses-1_acq-press_voi-nawm_svs.nii.gz"]
     assert (out / "dataset_description.json").exists()
     assert "sub-A1" in (out / "participants.tsv").read_text()
-    assert "ses-1\t2015-03-02" in (out / "sub-A1" / "sub-A1_sessions.tsv").read_text()
+    assert "ses-1\t2015-03-02T09:30:00" in (out / "sub-A1" / "sub-A1_sessions.tsv").read_text()  # time kept
     from pmlmrs.study.bids import discover
 
     study = discover(out)

@@ -16,7 +16,13 @@ __all__ = ["info", "convert", "summarise", "summarise_basis"]
 
 def _read_options(central_frequency: float | None, spectral_width: float | None,
                   echo_time: float | None) -> dict[str, Any]:
+    """The header values given on the command line; a non-positive or non-finite one is bad usage."""
+    import math
+
     opts = {"central_frequency": central_frequency, "spectral_width": spectral_width, "echo_time": echo_time}
+    for name, v in opts.items():
+        if v is not None and not (math.isfinite(v) and (v > 0 or (name == "echo_time" and v == 0))):
+            raise typer.BadParameter(f"must be a positive number, got {v}", param_hint=f"'--{name.replace('_', '-')}'")
     return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -223,6 +229,8 @@ def convert(
 
     if output.exists() and not force:
         raise WriteError("exists; pass --force to overwrite", output)
+    if output.exists() and output.resolve() == file.resolve():
+        raise WriteError("is the input file; give another output name", output)
     spectrum = load(file, format=format, **_read_options(central_frequency, spectral_width, echo_time))
     out = save(spectrum, output, force=force)
     console.print(f"wrote {out}", markup=False, highlight=False)

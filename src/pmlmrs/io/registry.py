@@ -118,6 +118,9 @@ def find_reader(path: str | Path) -> Reader:
     for reader in ordered:
         if reader.sniff(p):
             return reader
+    if p.is_dir():
+        raise UnknownFormatError("is a folder, and not one a reader takes (a Bruker scan folder, a Varian .fid "
+                                 "folder); give the data file inside it", p)
     try:
         with open(p, "rb") as fh:
             head = fh.read(16)

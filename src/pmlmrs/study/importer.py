@@ -197,8 +197,16 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                     break
         else:
             rec = sessions.setdefault(f"{pid}/{sid}", {"participant_id": pid, "session_id": sid})
-            if acq_time is not None:
-                rec["acq_time"] = acq_time.isoformat()
+            given = str(r.get("acq_time")).strip()
+            old = rec.get("acq_time")
+            if acq_time is None:
+                pass
+            elif old is not None and old[:10] != given[:10]:
+                problems.append(Problem("error", StudyError(
+                    f"acq_time {given} but another row of {pid} {sid} gives {old}", mpath, row=i, column="acq_time"),
+                    pid, sid, voi, action=f"{old} kept"))
+            elif old is None or len(given) > len(old):   # as given: a date, or a date and time (BIDS)
+                rec["acq_time"] = given
     _write_metadata(bids, sessions, force)
     return ImportResult(bids, written, problems)
 
