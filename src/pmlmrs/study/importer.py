@@ -59,7 +59,8 @@ def _pseudonymise(spec: Any, src: Path, vendor: Path, bids_name: str) -> Any:
     from pmlmrs.io import companion_files
 
     files = [src, *companion_files(src)]
-    words = set(src.resolve().relative_to(vendor.resolve()).parts) | {f.name for f in files} | {f.stem for f in files}
+    words = set(src.resolve().relative_to(vendor.resolve()).parts)
+    words |= {f.name for f in files} | {f.stem for f in files}
     words = sorted((w for w in words if len(w) > 2), key=len, reverse=True)   # longest first: names before stems
 
     def clean(text: str) -> str:
@@ -197,11 +198,10 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                     break
         else:
             rec = sessions.setdefault(f"{pid}/{sid}", {"participant_id": pid, "session_id": sid})
-            given = str(r.get("acq_time")).strip()
-            old = rec.get("acq_time")
+            given, old = str(r.get("acq_time")).strip(), rec.get("acq_time")
             if acq_time is None:
                 pass
-            elif old is not None and old[:10] != given[:10]:
+            elif old is not None and parse_date(old, allow_time=True) != acq_time:
                 problems.append(Problem("error", StudyError(
                     f"acq_time {given} but another row of {pid} {sid} gives {old}", mpath, row=i, column="acq_time"),
                     pid, sid, voi, action=f"{old} kept"))
