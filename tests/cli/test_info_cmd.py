@@ -180,6 +180,9 @@ def test_folder_and_own_input_are_clear_errors(tmp_path: Path) -> None:
     before = copy.read_bytes()
     res = runner.invoke(app, ["convert", str(copy), "-o", str(copy), "--force"])
     assert res.exit_code == 1 and "is the input file" in res.stderr and copy.read_bytes() == before
+    basis = Path(__file__).resolve().parents[1] / "data" / "basis" / "lcmodel_test_3t.basis"
+    res = runner.invoke(app, ["convert", str(basis), "-o", str(tmp_path / "b.nii.gz")])
+    assert res.exit_code == 1 and "is a basis set (lcmodel_basis), not a spectrum" in res.stderr
 
 
 def _console_script() -> str:

@@ -231,6 +231,18 @@ def convert(
         raise WriteError("exists; pass --force to overwrite", output)
     if output.exists() and output.resolve() == file.resolve():
         raise WriteError("is the input file; give another output name", output)
-    spectrum = load(file, format=format, **_read_options(central_frequency, spectral_width, echo_time))
+    try:
+        spectrum = load(file, format=format, **_read_options(central_frequency, spectral_width, echo_time))
+    except UnknownFormatError:
+        from pmlmrs.basis import detect_basis_format
+
+        try:
+            kind = detect_basis_format(file)
+        except (BasisError, ReadError):
+            kind = None
+        if kind is None:
+            raise
+        raise UnknownFormatError(f"is a basis set ({kind}), not a spectrum: convert writes spectra; "
+                                 "`pmlmrs info` shows a basis, `pmlmrs.basis.load_basis` reads it", file) from None
     out = save(spectrum, output, force=force)
     console.print(f"wrote {out}", markup=False, highlight=False)
