@@ -430,24 +430,7 @@ class LinearCombinationModel:
     def _initial_theta(self, prep: _Prepared, spectrum: Spectrum, problem: Problem) -> NDArray[np.float64]:
         """Start values: frequency candidates from cross-correlation, then a phase (and width) scan."""
         opts = self.options
-        spec = np.abs(axes.fid_to_spectrum(spectrum.data))
-        ppm = spectrum.ppm_axis
-        bin_ppm = ppm[1] - ppm[0]
-        max_shift = max(1, int(round(opts.search_range_ppm / bin_ppm)))
-        sel = (ppm > 1.8) & (ppm < 3.4)
-        if np.count_nonzero(sel) < 8:       # odd grids: correlate over the whole fit window instead
-            sel = (ppm > opts.ppm_range[0]) & (ppm < opts.ppm_range[1])
-        idx_sel = np.flatnonzero(sel)
-        # high-pass both magnitude spectra (remove features broader than ~0.15 ppm: lipids, baseline)
-        width = max(1, int(round(0.15 / bin_ppm)))
-        kern = np.ones(2 * width + 1) / (2 * width + 1)
-        hp_d = spec - np.convolve(spec, kern, mode="same")
-        hp_t = prep.template - np.convolve(prep.template, kern, mode="same")
-        d = hp_d[sel]
-        scores = np.full(2 * max_shift + 1, -np.inf)
-        for j, sh in enumerate(range(-max_shift, max_shift + 1)):
-            tm = np.take(hp_t, idx_sel - sh, mode="clip")
-            scores[j] = float(d @ tm) / (np.linalg.norm(tm) * np.linalg.norm(d) + 1e-300)
+        scores, max_shift, bin_ppm = self._shift_scores(prep, spectrum)
         # local maxima, best first
         peaks = [j for j in range(scores.size)
                  if (j == 0 or scores[j] >= scores[j - 1]) and (j == scores.size - 1 or scores[j] >= scores[j + 1])]
@@ -483,6 +466,30 @@ class LinearCombinationModel:
                         th[0] += 0.5 * (phases[1] - phases[0]) * (c0 - c2) / den
                     best = (costs[i], th)
         return best[1]
+
+    def _shift_scores(self, prep: _Prepared, spectrum: Spectrum) -> tuple[NDArray, int, float]:
+        """Normalised correlation of the data's magnitude spectrum with the template, both high-passed
+        (features broader than ~0.15 ppm removed: lipids, baseline), for shifts of -max_shift..max_shift
+        bins over 1.8-3.4 ppm; returns (scores, max_shift, bin width in ppm)."""
+        opts = self.options
+        spec = np.abs(axes.fid_to_spectrum(spectrum.data))
+        ppm = spectrum.ppm_axis
+        bin_ppm = float(ppm[1] - ppm[0])
+        max_shift = max(1, int(round(opts.search_range_ppm / bin_ppm)))
+        sel = (ppm > 1.8) & (ppm < 3.4)
+        if np.count_nonzero(sel) < 8:       # odd grids: correlate over the whole fit window instead
+            sel = (ppm > opts.ppm_range[0]) & (ppm < opts.ppm_range[1])
+        idx_sel = np.flatnonzero(sel)
+        width = max(1, int(round(0.15 / bin_ppm)))
+        kern = np.ones(2 * width + 1) / (2 * width + 1)
+        hp_d = spec - np.convolve(spec, kern, mode="same")
+        hp_t = prep.template - np.convolve(prep.template, kern, mode="same")
+        d = hp_d[sel]
+        scores = np.full(2 * max_shift + 1, -np.inf)
+        for j, sh in enumerate(range(-max_shift, max_shift + 1)):
+            tm = np.take(hp_t, idx_sel - sh, mode="clip")
+            scores[j] = float(d @ tm) / (np.linalg.norm(tm) * np.linalg.norm(d) + 1e-300)
+        return scores, max_shift, bin_ppm
 
     def _bounds(self, prep: _Prepared, theta0: NDArray) -> tuple[NDArray, NDArray]:
         lo, hi = prep.theta_lo.copy(), prep.theta_hi.copy()
@@ -595,7 +602,13 @@ class LinearCombinationModel:
         if edge.sum() < 2 or ref.sum() < 2:
             return None
         ratio = float(sp[edge].max() / max(sp[ref].max(), 1e-300))
-        return cut if ratio > opts.edge_artefact_ratio else None
+        if ratio <= opts.edge_artefact_ratio:
+            return None
+        # the artefact moves with the spectrum: so does the cut (the data's offset from the template,
+        # within -0.3..+0.1 ppm, in 0.02 ppm steps so that few cut models are made)
+        scores, max_shift, bin_ppm = self._shift_scores(self.prepare(spectrum), spectrum)
+        offset = (int(np.argmax(scores)) - max_shift) * bin_ppm
+        return round(cut + round(float(np.clip(offset, -0.3, 0.1)) / 0.02) * 0.02, 2)
 
     def _fit_cut(self, spectrum: Spectrum, cut: float) -> FitResult:
         """Fit with the window's upper edge lowered to *cut* (a model per cut, cached)."""
