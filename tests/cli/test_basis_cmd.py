@@ -93,6 +93,13 @@ def test_user_errors_exit_1_with_one_line(tmp_path: Path, extra: list[str], mess
     assert not (tmp_path / "b").exists()
 
 
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = runner.invoke(app, [*ARGS, "-o", str(blocker / "sub" / "b"), "-m", "Cr"])
+    assert res.exit_code == 1 and "cannot write the basis" in res.stderr and "unexpected" not in res.stderr
+
+
 def test_missing_option_is_usage_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["basis", "simulate", "--sequence", "press", "-o", str(tmp_path / "b")])
     assert res.exit_code == 2

@@ -153,7 +153,7 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     res = runner.invoke(app, ["info", str(trunc)])
     assert res.exit_code == 1 and "t.rda" in res.stderr and res.stderr.strip().count("\n") == 0
     bad_fmt = runner.invoke(app, ["info", str(RDA), "--format", "nope"])
-    assert bad_fmt.exit_code == 1 and "'format' parameter" in bad_fmt.stderr
+    assert bad_fmt.exit_code == 2 and "'nope' is not a reader" in bad_fmt.output  # bad usage
 
 
 def test_debug_shows_traceback(tmp_path: Path) -> None:

@@ -78,10 +78,13 @@ def simulate(
     basis = simulate_basis(sequence.lower(), _ms(te, "te") or 0.0, te1=_ms(te1, "te1"), te2=_ms(te2, "te2"),
                            tm=_ms(tm, "tm"), spectrometer_frequency=frequency, n_points=points,
                            spectral_width=spectral_width, metabolites=names, linewidth_hz=linewidth)
-    if fmt == "npz":
-        save_basis(basis, out, force=True)
-    else:
-        write_fsl_basis(basis, out, force=True, width_hz=linewidth)
+    try:
+        if fmt == "npz":
+            save_basis(basis, out, force=True)
+        else:
+            write_fsl_basis(basis, out, force=True, width_hz=linewidth)
+    except OSError as exc:
+        raise WriteError(f"cannot write the basis: {exc.strerror or exc}", out) from exc
     meta = basis.meta
     timing = f"TE {meta['echo_time_ms']:g} ms"
     if "te1_ms" in meta:

@@ -14,6 +14,14 @@ from pmlmrs.errors import BasisError, ReadError, UnknownFormatError, WriteError
 __all__ = ["info", "convert", "summarise", "summarise_basis"]
 
 
+def _check_format(fmt: str | None) -> None:
+    """Bad usage (exit 2) when --format names no reader."""
+    from pmlmrs.io import readers
+
+    if fmt is not None and fmt not in readers():
+        raise typer.BadParameter(f"{fmt!r} is not a reader; readers: {', '.join(readers())}", param_hint="'--format'")
+
+
 def _read_options(central_frequency: float | None, spectral_width: float | None,
                   echo_time: float | None) -> dict[str, Any]:
     """The header values given on the command line; a non-positive or non-finite one is bad usage."""
@@ -177,6 +185,7 @@ def info(
     """Header summary of any supported file: frequency, spectral width, points, dims, TE/TR, voxel."""
     from pmlmrs.io import find_reader, load
 
+    _check_format(format)
     printer = _print_table
     try:
         fmt = format or find_reader(file).name
@@ -227,6 +236,7 @@ def convert(
     """Convert any supported input to NIfTI-MRS (the format follows the output extension)."""
     from pmlmrs.io import load, save
 
+    _check_format(format)
     if output.exists() and not force:
         raise WriteError("exists; pass --force to overwrite", output)
     if output.exists() and output.resolve() == file.resolve():
