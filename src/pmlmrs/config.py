@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pmlmrs.errors import ConfigError
 
-__all__ = ["Options", "ReadOptions", "check_toml_tables"]
+__all__ = ["Options", "ReadOptions", "check_toml_tables", "read_toml"]
 
 O = TypeVar("O", bound="Options")
 
@@ -50,7 +50,11 @@ class Options:
     @classmethod
     def from_toml(cls: type[O], path: str | Path, section: str | None = None) -> O:
         """Read options from a TOML file (optionally one ``[section]`` of it)."""
-        doc = _read_toml(path)
+        return cls.from_document(read_toml(path), section, path)
+
+    @classmethod
+    def from_document(cls: type[O], doc: dict[str, Any], section: str | None, path: str | Path) -> O:
+        """Options from an already parsed TOML document *doc* of file *path* (named in errors)."""
         where = f"{path}" if section is None else f"{path} [{section}]"
         if section is not None:
             doc = doc.get(section, {})
@@ -66,7 +70,8 @@ class Options:
         return dataclasses.replace(self, **changes)
 
 
-def _read_toml(path: str | Path) -> dict[str, Any]:
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML file; ConfigError naming *path* when it cannot be read or parsed."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -77,7 +82,7 @@ def _read_toml(path: str | Path) -> dict[str, Any]:
 def check_toml_tables(path: str | Path, tables: tuple[str, ...]) -> dict[str, Any]:
     """The parsed TOML file; ConfigError naming *path* when its top level holds anything but the option
     *tables* (a typo such as ``[fitt]`` would otherwise leave every option at its default without a word)."""
-    doc = _read_toml(path)
+    doc = read_toml(path)
     extra = [k for k in doc if k not in tables]
     if extra:
         raise ConfigError(f"{path}: unknown table(s) or key(s) {extra}; this command reads the tables "

@@ -18,7 +18,7 @@ from rich.console import Console
 from pmlmrs._logging import logger, set_log_level
 from pmlmrs.errors import PmlmrsError
 
-__all__ = ["app", "console", "err_console", "handle_errors", "state"]
+__all__ = ["app", "console", "err_console", "handle_errors", "state", "bad_usage", "check_choice"]
 
 app = typer.Typer(
     name="pmlmrs",
@@ -32,6 +32,17 @@ err_console = Console(stderr=True)
 state: dict[str, Any] = {"debug": False}
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bad_usage(option: str, message: str) -> typer.BadParameter:
+    """The exception for an option value no input could use (exit status 2, naming the option)."""
+    return typer.BadParameter(message, param_hint=f"'{option}'")
+
+
+def check_choice(option: str, value: str | None, choices: tuple[str, ...]) -> None:
+    """Bad usage unless *value* (None: not given) is one of *choices*."""
+    if value is not None and value not in choices:
+        raise bad_usage(option, f"{value!r} is not one of {', '.join(choices)}")
 
 
 @app.callback()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from pmlmrs.cli._common import app, console, handle_errors
+from pmlmrs.cli._common import app, bad_usage, check_choice, console, handle_errors
 from pmlmrs.errors import ConfigError, WriteError
 
 __all__ = ["basis_app", "simulate"]
@@ -32,7 +32,7 @@ def _ms(value: float | None, what: str) -> float | None:
     if value is None:
         return None
     if not (math.isfinite(value) and 0 <= value < 1000):
-        raise typer.BadParameter(f"must be 0 to 1000 ms, got {value:g}", param_hint=f"'--{what}'")
+        raise bad_usage(f"--{what}", f"must be 0 to 1000 ms, got {value:g}")
     return value * 1e-3
 
 
@@ -60,11 +60,9 @@ def simulate(
 
     from pmlmrs.basis.simulate import SEQUENCES
 
-    if sequence.lower() not in SEQUENCES:
-        raise typer.BadParameter(f"{sequence!r} is not one of {', '.join(SEQUENCES)}", param_hint="'--sequence'")
-    if fmt.lower() not in ("npz", "fsl"):
-        raise typer.BadParameter(f"{fmt!r} is not one of npz, fsl", param_hint="'--format'")
+    check_choice("--sequence", sequence.lower(), SEQUENCES)
     fmt = fmt.lower()
+    check_choice("--format", fmt, ("npz", "fsl"))
     out = Path(output)
     if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
         raise WriteError("exists; pass --force to write into it", out)

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from pmlmrs._logging import logger
-from pmlmrs.cli._common import app, console, err_console, handle_errors
+from pmlmrs.cli._common import app, bad_usage, check_choice, console, err_console, handle_errors
 from pmlmrs.errors import (
     ConfigError,
     HeaderFieldError,
@@ -243,6 +243,7 @@ def _remove_previous_outputs(outdir: Path, names: Sequence[str]) -> None:
     and of this run's names, so that no folder keeps a fit the new summary does not list (a spectrum
     that now fails, or one no longer given). Only these two files, and then any folder left empty."""
     from pmlmrs.quant import read_summary_tsv
+    from pmlmrs.quant.outputs import remove_outputs
 
     old: list[str] = []
     if (outdir / "summary.tsv").is_file():
@@ -251,17 +252,8 @@ def _remove_previous_outputs(outdir: Path, names: Sequence[str]) -> None:
         except Exception as exc:  # noqa: BLE001 - an unreadable old summary only limits the clean-up
             logger.warning("%s: cannot read the previous summary (%s); its spectra's outputs are kept",
                            outdir / "summary.tsv", exc)
-    removed = 0
-    for name in dict.fromkeys([*old, *names]):
-        d = outdir / name
-        if not name or d.resolve().parent != outdir.resolve():  # a name must not point outside the folder
-            continue
-        for f in ("fit.json", "report.html"):
-            if (d / f).is_file():
-                (d / f).unlink()
-                removed += 1
-        if d.is_dir() and not any(d.iterdir()):
-            d.rmdir()
+    files = [outdir / name / f for name in dict.fromkeys([*old, *names]) if name for f in ("fit.json", "report.html")]
+    removed = remove_outputs(files, outdir)
     if removed:
         logger.info("--force: removed %d output file(s) of the previous run in %s", removed, outdir)
 
@@ -272,29 +264,24 @@ def _check_usage(files: Sequence[Path], water: Sequence[Path], backend: str, voi
     """typer.BadParameter (exit status 2) for option values no input could use."""
     import math
 
-    def bad(option: str, msg: str) -> typer.BadParameter:
-        return typer.BadParameter(msg, param_hint=f"'{option}'")
-
-    if backend not in ("numpy", "jax"):
-        raise bad("--backend", f"{backend!r} is not one of 'numpy', 'jax'")
-    if voi is not None and voi not in ("lesion", "nawm"):
-        raise bad("--voi", f"{voi!r} is not one of 'lesion', 'nawm'")
+    check_choice("--backend", backend, ("numpy", "jax"))
+    check_choice("--voi", voi, ("lesion", "nawm"))
     for option, value, unit in (("--central-frequency", central_frequency, "MHz"),
                                 ("--spectral-width", spectral_width, "Hz")):
         if value is not None and not (math.isfinite(value) and value > 0):
-            raise bad(option, f"must be a positive number of {unit}, got {value}")
+            raise bad_usage(option, f"must be a positive number of {unit}, got {value}")
     if echo_time is not None and not (math.isfinite(echo_time) and echo_time >= 0):
-        raise bad("--echo-time", f"must be a non-negative number of ms, got {echo_time}")
+        raise bad_usage("--echo-time", f"must be a non-negative number of ms, got {echo_time}")
     if ppm_range is not None and all(v is not None for v in ppm_range):
         lo, hi = ppm_range
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
-            raise bad("--ppm-range", f"needs two different finite ppm values, got {lo} {hi}")
+            raise bad_usage("--ppm-range", f"needs two different finite ppm values, got {lo} {hi}")
     if water and len(water) not in (1, len(files)):
-        raise bad("--water", f"given {len(water)} times for {len(files)} inputs: give it once (one reference for "
+        raise bad_usage("--water", f"given {len(water)} times for {len(files)} inputs: give it once (one reference for "
                   "every input) or once per input, in the same order")
     h2o = [f for f in files if Path(f).suffix.lower() == ".h2o"]
     if h2o:
-        raise bad("--water", f"{h2o[0]} is an LCModel water reference (.H2O) among the spectra to fit: put "
+        raise bad_usage("--water", f"{h2o[0]} is an LCModel water reference (.H2O) among the spectra to fit: put "
                   "--water before each reference (--water a.H2O --water b.H2O); one --water takes one file")
 
 
@@ -330,11 +317,10 @@ def fit(
     from pmlmrs.quant import QuantOptions
 
     _check_usage(files, water or [], backend, voi, central_frequency, spectral_width, echo_time, ppm_range)
-    if config:
-        check_toml_tables(config, ("fit", "quant", "qc"))
-    fit_opts = FitOptions.from_toml(config, "fit") if config else FitOptions()
-    quant_opts = QuantOptions.from_toml(config, "quant") if config else QuantOptions()
-    qc_opts = QCOptions.from_toml(config, "qc") if config else QCOptions()
+    doc = check_toml_tables(config, ("fit", "quant", "qc")) if config else {}
+    fit_opts = FitOptions.from_document(doc, "fit", config) if config else FitOptions()
+    quant_opts = QuantOptions.from_document(doc, "quant", config) if config else QuantOptions()
+    qc_opts = QCOptions.from_document(doc, "qc", config) if config else QCOptions()
     changes: dict[str, Any] = {"backend": backend}
     if no_lipids:
         changes["lipids"] = False

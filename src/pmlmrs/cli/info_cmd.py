@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from pmlmrs.cli._common import app, console, handle_errors
+from pmlmrs.cli._common import app, bad_usage, console, handle_errors
 from pmlmrs.errors import BasisError, ReadError, UnknownFormatError, WriteError
 
 __all__ = ["info", "convert", "summarise", "summarise_basis"]
@@ -19,7 +19,7 @@ def _check_format(fmt: str | None) -> None:
     from pmlmrs.io import readers
 
     if fmt is not None and fmt not in readers():
-        raise typer.BadParameter(f"{fmt!r} is not a reader; readers: {', '.join(readers())}", param_hint="'--format'")
+        raise bad_usage("--format", f"{fmt!r} is not a reader; readers: {', '.join(readers())}")
 
 
 def _read_options(central_frequency: float | None, spectral_width: float | None,
@@ -30,7 +30,7 @@ def _read_options(central_frequency: float | None, spectral_width: float | None,
     opts = {"central_frequency": central_frequency, "spectral_width": spectral_width, "echo_time": echo_time}
     for name, v in opts.items():
         if v is not None and not (math.isfinite(v) and (v > 0 or (name == "echo_time" and v == 0))):
-            raise typer.BadParameter(f"must be a positive number, got {v}", param_hint=f"'--{name.replace('_', '-')}'")
+            raise bad_usage(f"--{name.replace('_', '-')}", f"must be a positive number, got {v}")
     return {k: v for k, v in opts.items() if v is not None}
 
 

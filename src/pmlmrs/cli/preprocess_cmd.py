@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from pmlmrs.cli._common import app, console, handle_errors
+from pmlmrs.cli._common import app, bad_usage, check_choice, console, handle_errors
 from pmlmrs.errors import WriteError
 
 __all__ = ["preprocess"]
@@ -42,22 +42,17 @@ def preprocess(
     from pmlmrs.preprocess import PreprocessOptions
     from pmlmrs.preprocess import preprocess as run_preprocess
 
-    if reference.lower() not in ("cr", "naa", "cho", "water", "none"):
-        raise typer.BadParameter(f"{reference!r} is not one of cr, naa, cho, water, none", param_hint="'--reference'")
+    check_choice("--reference", reference.lower(), ("cr", "naa", "cho", "water", "none"))
     if water_output is not None and water is None:   # checked before anything is written
-        raise typer.BadParameter("needs --water: there is no water reference to write", param_hint="'--water-output'")
+        raise bad_usage("--water-output", "needs --water: there is no water reference to write")
     for path in (output, water_output, qc_json, figure):
         if path is not None and path.exists() and not force:
             raise WriteError("exists; pass --force to overwrite", path)
-    if options_file is not None:
-        import tomllib
+    if options_file is not None:   # a [preprocess] table, or the options at the top level
+        from pmlmrs.config import read_toml
 
-        try:
-            with open(options_file, "rb") as fh:
-                has_section = "preprocess" in tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError):
-            has_section = False
-        options = PreprocessOptions.from_toml(options_file, "preprocess" if has_section else None)
+        doc = read_toml(options_file)
+        options = PreprocessOptions.from_document(doc, "preprocess" if "preprocess" in doc else None, options_file)
     else:
         options = PreprocessOptions()
     changes: dict = {"reference": None if reference.lower() == "none" else reference.lower()}

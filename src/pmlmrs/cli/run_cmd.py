@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from pmlmrs.cli._common import app, console, err_console, handle_errors, state
+from pmlmrs.cli._common import app, bad_usage, check_choice, console, err_console, handle_errors, state
 
 __all__ = ["run", "progress_bar", "print_summary", "Level"]
 
@@ -105,22 +105,17 @@ def run(
     from pmlmrs.study.pipeline import run_study
     from pmlmrs.study.stages import StageOptions
 
-    def bad(option: str, msg: str) -> typer.BadParameter:
-        return typer.BadParameter(msg, param_hint=f"'{option}'")
-
     if scheduler is not None and workers != 1:
-        raise bad("--scheduler", "give either --workers or --scheduler, not both")
-    if backend is not None and backend not in ("numpy", "jax"):
-        raise bad("--backend", f"{backend!r} is not one of 'numpy', 'jax'")
-    if onset is not None and onset not in ("symptom", "diagnosis"):
-        raise bad("--onset", f"{onset!r} is not one of 'symptom', 'diagnosis'")
+        raise bad_usage("--scheduler", "give either --workers or --scheduler, not both")
+    check_choice("--backend", backend, ("numpy", "jax"))
+    check_choice("--onset", onset, ("symptom", "diagnosis"))
     for option, value in (("--early-months", early_months), ("--late-months", late_months)):
         if value is not None and not value > 0:
-            raise bad(option, f"must be a positive number of months, got {value}")
+            raise bad_usage(option, f"must be a positive number of months, got {value}")
     tables = {"fit": FitOptions, "preprocess": PreprocessOptions, "quant": QuantOptions, "qc": QCOptions,
               "stages": StageOptions, "stats": StatsOptions}
     doc = check_toml_tables(config, tuple(tables)) if config is not None else {}
-    opts = {k: cls.from_toml(config, k) if k in doc else None for k, cls in tables.items()}  # validated
+    opts = {k: cls.from_document(doc, k, config) if k in doc else None for k, cls in tables.items()}  # validated
     fit_options = opts["fit"] or FitOptions()
     if backend is not None:
         fit_options = fit_options.replace(backend=backend)

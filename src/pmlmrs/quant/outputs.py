@@ -29,6 +29,7 @@ __all__ = [
     "spectrum_name",
     "file_sha256",
     "source_sha256",
+    "remove_outputs",
     "summary_row",
     "judged_fwhm_ppm",
     "error_row",
@@ -83,6 +84,24 @@ def source_sha256(path: str | os.PathLike) -> str:
         h.update(f.suffix.lower().encode())
         h.update(file_sha256(f).encode())
     return h.hexdigest()
+
+
+def remove_outputs(files: Iterable[str | os.PathLike], root: str | os.PathLike) -> int:
+    """Delete those of *files* that lie inside *root*, then the folders they leave empty (up to, not
+    including, *root*); returns how many files were deleted. Files outside *root* are never touched."""
+    top = Path(root).resolve()
+    folders: set[Path] = set()
+    removed = 0
+    for f in map(Path, files):
+        if f.is_file() and top in f.resolve().parents:
+            f.unlink()
+            folders.add(f.resolve().parent)
+            removed += 1
+    for d in sorted(folders, key=lambda p: -len(p.parts)):
+        while d != top and top in d.parents and d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+            d = d.parent
+    return removed
 
 
 def _qc_items(result: Any, voi: str | None) -> tuple[Any, ...]:

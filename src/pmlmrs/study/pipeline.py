@@ -40,7 +40,7 @@ from typing import Any
 
 from pmlmrs._logging import logger
 from pmlmrs.errors import ConfigError, StudyError, WriteError, check_option
-from pmlmrs.quant.outputs import file_sha256, source_sha256
+from pmlmrs.quant.outputs import file_sha256, remove_outputs, source_sha256
 from pmlmrs.study.bids import ExamInput, Study, VoxelInput, discover
 from pmlmrs.study.clinical import Problem
 from pmlmrs.study.stages import StageOptions, assign_stage
@@ -744,16 +744,7 @@ def _remove_outputs_of_removed(out: Path, gone: Mapping[str, Any]) -> None:
     files = [out / p for p in gone["outputs"]]
     files += [_exam_report_path(out, pid, sid) for pid, sid in gone["exams"]]
     files += [out / pid / f"{pid}_timeline.html" for pid in gone["patients"]]
-    root = out.resolve()
-    folders = set()
-    for f in files:
-        if f.is_file() and root in f.resolve().parents:
-            f.unlink()
-            folders.add(f.resolve().parent)
-    for d in sorted(folders, key=lambda p: -len(p.parts)):   # then the folders left empty, up to out
-        while d != root and root in d.parents and d.is_dir() and not any(d.iterdir()):
-            d.rmdir()
-            d = d.parent
+    remove_outputs(files, out)
     if gone["voxels"] or gone["exams"] or gone["patients"]:
         logger.info("removed from the database and the outputs: %d voxel(s), %d exam(s), %d patient(s) no longer "
                     "in the dataset", gone["voxels"], len(gone["exams"]), len(gone["patients"]))
