@@ -151,3 +151,12 @@ def test_subprocess_smoke(bids, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pmlmrs.cli.main", "run", str(bids), str(out), "participant",
                            "--no-reports"], capture_output=True, text=True, check=True, timeout=300)
     assert "8 fitted" in proc.stdout
+
+
+def test_unreachable_scheduler_writes_nothing(bids, tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("pmlmrs.parallel.executor.CONNECT_TIMEOUT_S", 1.0)
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(bids), str(out), "--scheduler", "tcp://127.0.0.1:1", "--no-reports"])
+    assert r.exit_code == 1 and "cannot connect to the Dask scheduler" in r.output, r.output
+    assert not out.exists()

@@ -15,6 +15,9 @@ from pmlmrs.errors import ConfigError
 
 __all__ = ["TaskResult", "Executor", "map_tasks", "single_threaded"]
 
+CONNECT_TIMEOUT_S = 20.0
+"""Default seconds to wait for a ``dask.distributed`` scheduler."""
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskResult:
@@ -127,16 +130,17 @@ class Executor:
     scheduler : str, optional
         Address of a running ``dask.distributed`` scheduler (``tcp://host:8786``); *workers* is
         then ignored. The workers must see the same file system and import the same pmlmrs.
-    connect_timeout : float
-        Seconds to wait for the scheduler.
+    connect_timeout : float, optional
+        Seconds to wait for the scheduler (default CONNECT_TIMEOUT_S).
     """
 
-    def __init__(self, workers: int = 1, scheduler: str | None = None, *, connect_timeout: float = 20.0) -> None:
+    def __init__(self, workers: int = 1, scheduler: str | None = None, *,
+                 connect_timeout: float | None = None) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"'workers' must be a positive integer, but got {workers!r} instead.")
         self.workers = workers
         self.scheduler = scheduler
-        self.connect_timeout = float(connect_timeout)
+        self.connect_timeout = float(CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout)
         self._cluster: Any = None
         self._client: Any = None
 
@@ -156,6 +160,11 @@ class Executor:
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close()
+
+    def connect(self) -> None:
+        """Connect to the scheduler now (a no-op without one): an unreachable address fails here."""
+        if self.scheduler is not None:
+            self._get_client(0)
 
     @property
     def parallel(self) -> bool:
@@ -199,7 +208,7 @@ class Executor:
 
 def map_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, workers: int = 1,
               scheduler: str | None = None, on_result: Callable[[TaskResult], None] | None = None,
-              connect_timeout: float = 20.0) -> list[TaskResult]:
+              connect_timeout: float | None = None) -> list[TaskResult]:
     """Apply *func* to every task; one :class:`TaskResult` per task, in input order.
 
     Parameters
@@ -217,8 +226,8 @@ def map_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, workers: int 
     on_result : callable, optional
         Called in this process with each TaskResult as it completes (progress bars, database
         writes).
-    connect_timeout : float
-        Seconds to wait for the scheduler.
+    connect_timeout : float, optional
+        Seconds to wait for the scheduler (default CONNECT_TIMEOUT_S).
 
     Returns
     -------

@@ -534,7 +534,6 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     out = Path(out_dir)
     _check_out_dir(out, bids, level, force)
     study = discover(bids)
-    out.mkdir(parents=True, exist_ok=True)
     so = stage_options or StageOptions()
     fo = fit_options or FitOptions()
     po = preprocess_options or PreprocessOptions.before_fit()
@@ -558,36 +557,39 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     options_record = {"level": level, "workers": workers, "scheduler": scheduler, "basis": basis_str,
                       **settings.options, "stage": _opts_dict(so), "stats": _opts_dict(stats_options),
                       "water_scaling": water_scaling, "reports": reports}
-    db = open_database(db_url, out_dir=out)
-    res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems))
-    hashes: dict[str, tuple[str, str | None]] = {}
-    for v in study.voxels:
-        hashes[v.key] = (source_sha256(v.path), None if v.ref_path is None else source_sha256(v.ref_path))
-    inputs = {"bids_dir": str(bids.resolve()), "n_exams": len(study.exams),
-              "files": {k: {"svs": a, "ref": b} for k, (a, b) in hashes.items()}}
-    run_id = db.start_run(level=level, bids_dir=str(bids.resolve()), out_dir=str(out.resolve()),
-                          options=json.loads(json.dumps(options_record, default=_json_default)),
-                          inputs=inputs, inputs_sha256=sha256_json(inputs), status="running",
-                          problems=[p.to_dict() for p in study.problems])
-    res.run_id = run_id
-    status = "failed"
-    try:
-        provenance = {"software": "pmlmrs", "version": __version__, "run_id": run_id, "database": db.url,
-                      "bids_dir": str(bids.resolve()), "out_dir": str(out.resolve()),
-                      "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                      "settings_sha256": settings_sha,
-                      **json.loads(json.dumps(options_record, default=_json_default))}
-        with Executor(workers, scheduler) as executor:
+    executor = Executor(workers, scheduler)
+    executor.connect()  # an unreachable scheduler stops the run before anything is written
+    with executor:
+        out.mkdir(parents=True, exist_ok=True)
+        db = open_database(db_url, out_dir=out)
+        res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems))
+        hashes: dict[str, tuple[str, str | None]] = {}
+        for v in study.voxels:
+            hashes[v.key] = (source_sha256(v.path), None if v.ref_path is None else source_sha256(v.ref_path))
+        inputs = {"bids_dir": str(bids.resolve()), "n_exams": len(study.exams),
+                  "files": {k: {"svs": a, "ref": b} for k, (a, b) in hashes.items()}}
+        run_id = db.start_run(level=level, bids_dir=str(bids.resolve()), out_dir=str(out.resolve()),
+                              options=json.loads(json.dumps(options_record, default=_json_default)),
+                              inputs=inputs, inputs_sha256=sha256_json(inputs), status="running",
+                              problems=[p.to_dict() for p in study.problems])
+        res.run_id = run_id
+        status = "failed"
+        try:
+            provenance = {"software": "pmlmrs", "version": __version__, "run_id": run_id, "database": db.url,
+                          "bids_dir": str(bids.resolve()), "out_dir": str(out.resolve()),
+                          "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                          "settings_sha256": settings_sha,
+                          **json.loads(json.dumps(options_record, default=_json_default))}
             _run(study, out, level, db, run_id, settings, settings_sha, hashes, so, stats_options, executor,
                  reports, progress, res, provenance)
-        status = "ok" if res.n_failed == 0 else "partial"
-    finally:
-        res.seconds = time.perf_counter() - t_start
-        try:
-            db.finish_run(run_id, status=status, n_fitted=res.n_fitted, n_reused=res.n_reused,
-                          n_failed=res.n_failed, problems=[p.to_dict() for p in res.problems])
+            status = "ok" if res.n_failed == 0 else "partial"
         finally:
-            db.dispose()
+            res.seconds = time.perf_counter() - t_start
+            try:
+                db.finish_run(run_id, status=status, n_fitted=res.n_fitted, n_reused=res.n_reused,
+                              n_failed=res.n_failed, problems=[p.to_dict() for p in res.problems])
+            finally:
+                db.dispose()
     _write_run_json(out, res, options_record, study, __version__)
     logger.info("run %d: %d exams, %d voxels (%d fitted, %d reused, %d failed) in %.1f s", run_id, res.n_exams,
                 res.n_voxels, res.n_fitted, res.n_reused, res.n_failed, res.seconds)
