@@ -31,3 +31,16 @@ def test_import_philips_and_run_with_basis_file(tmp_path):
     # without --basis no bundled basis matches 127.8 MHz: a PRESS basis is simulated for the data
     run2 = run_study(bids, tmp_path / "out2", "participant", reports=False)
     assert run2.n_failed == 0 and run2.n_fitted == 2, [p.message for p in run2.problems]
+
+
+def test_mapping_table_without_a_required_column_names_its_header(tmp_path):
+    from pmlmrs.errors import StudyError
+
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("file,participant_id,session_id,voi\na.SDAT,sub-1,ses-1,lesion\n")
+    with pytest.raises(StudyError, match="its header has 'file,participant_id,session_id,voi'.*tab-separated"):
+        import_vendor(tmp_path, mapping, tmp_path / "bids")
+    mapping.write_text("file\tparticipant\tsession_id\tvoi\n")
+    with pytest.raises(StudyError, match="lacks the 'participant_id' column; its header has 'file', 'participant'"):
+        import_vendor(tmp_path, mapping, tmp_path / "bids")
+    assert not (tmp_path / "bids").exists()

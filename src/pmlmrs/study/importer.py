@@ -130,8 +130,10 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
         raise StudyError(f"cannot read the mapping table: {exc}", mpath) from exc
     for req in ("file", "participant_id", "session_id", "voi"):
         if req not in cols:
-            raise StudyError(f"the mapping table lacks the {req!r} column (columns: {', '.join(MAPPING_COLUMNS)})",
-                             mpath, column=req)
+            found = ", ".join(repr(c) for c in cols) or "none"
+            hint = " (it must be tab-separated, not comma-separated)" if len(cols) == 1 and "," in cols[0] else ""
+            raise StudyError(f"the mapping table lacks the {req!r} column; its header has {found}{hint}; "
+                             f"expected columns: {', '.join(MAPPING_COLUMNS)}", mpath, column=req)
     bids.mkdir(parents=True, exist_ok=True)
     problems: list[Problem] = []
     written: list[Path] = []
