@@ -121,8 +121,10 @@ def test_gheuens_rule_in_scores():
         exams.append({"participant_id": pid, "session_id": "ses-1",
                       "lesion_enhancing": "n/a" if enh is None else str(enh).lower()})
     iris, ev = score_exams(pd.DataFrame(rows), pd.DataFrame(exams))
-    assert iris["iris_flag"].tolist() == [True, False, False, False]
+    # lipid 2.0 > 1.5 with enhancement unknown: not evaluable (n/a), never a reassuring "no"
+    assert iris["iris_flag"].tolist()[:3] == [True, False, False] and pd.isna(iris["iris_flag"].iloc[3])
     assert iris["rule"].tolist() == ["gheuens2012", "none", "none", "none"]
+    assert ev["n_flagged"] == 1 and ev["n_not_evaluable"] == 1
     assert iris["iris_score"].isna().all()
     assert not ev["fitted"] and "model not fitted" in ev["reason"]
     assert iris["reason"].iloc[0].startswith("Lip13/tCr 2.30 > 1.5 with enhancement (Gheuens 2012 rule)")
@@ -161,3 +163,27 @@ def test_ratio_sd_column_wins_over_crlbs():
     assert f["gheuens_lipid_sd"].isna().all()           # Lip13 is not in these rows
     iris, _ = score_exams(pd.DataFrame(rows), options=StatsOptions(gheuens_lipid="Lip"))
     assert iris["reason"].tolist()[0].startswith("Lip/tCr 1.00 ± 0.05 ≤ 1.5")
+
+
+def test_lesion_failing_qc_is_not_evaluable():
+    """A lesion voxel that failed QC raises no flag and gets no reassuring "no": n/a, with its QC
+    numbers and the rules' numbers in the reason; its exam is not scored by the model."""
+    rows, exams = [], []
+    for i, (lip13, qc) in enumerate([(2.3, False), (0.5, False), (2.3, True)]):
+        pid = f"sub-{i}"
+        for voi in ("lesion", "nawm"):
+            rows.append({"participant_id": pid, "session_id": "ses-1", "voi": voi, "stage": "iris",
+                         "days_since_pml_onset": 50.0, "Lip13_tCr": lip13 if voi == "lesion" else 0.1,
+                         "Lip_tCr": lip13 + 0.1, "tCho_tCr": 0.6, "snr": 2.6 if voi == "lesion" else 30.0,
+                         "fwhm_ppm": 0.05, "fit_quality": 4.1, "qc_pass": qc or voi == "nawm"})
+        exams.append({"participant_id": pid, "session_id": "ses-1", "lesion_enhancing": "true"})
+    iris, ev = score_exams(pd.DataFrame(rows), pd.DataFrame(exams))
+    assert pd.isna(iris["iris_flag"].iloc[0]) and pd.isna(iris["iris_flag"].iloc[1])
+    assert iris["iris_flag"].fillna(False).tolist()[2] is True
+    assert iris["rule"].tolist() == ["none", "none", "gheuens2012"]
+    reason = iris["reason"].iloc[0]
+    assert reason.startswith("lesion voxel failed QC (SNR 2.6, linewidth 0.050, fit quality 4.10): IRIS not evaluable")
+    assert "Lip13/tCr 2.30 > 1.5 with enhancement" in reason
+    assert ev["gheuens"]["n_evaluable"] == 1 and ev["n_not_evaluable"] == 2
+    feat = iris_features(pd.DataFrame(rows), pd.DataFrame(exams))
+    assert feat.loc[:1, list(FEATURES)].isna().all().all() and feat.loc[2, list(FEATURES)].notna().all()

@@ -136,6 +136,21 @@ def _log_quotient(les: pd.Series, nawm: pd.Series, clip: float) -> pd.Series:
     return pd.Series(np.clip(q, -np.log(clip), np.log(clip)), index=les.index)
 
 
+def _qc_failures(v: pd.DataFrame, voi: str, exams: pd.DataFrame) -> list[str]:
+    """Per row of *exams*: "" or the QC numbers of its *voi* voxel(s) whose ``qc_pass`` is false."""
+    if "qc_pass" not in v.columns:
+        return [""] * len(exams)
+    bad = v[(v["voi"] == voi) & v["qc_pass"].eq(False).fillna(False).to_numpy(bool)]
+    text: dict[tuple[str, str], str] = {}
+    for r in bad.to_dict("records"):
+        parts = [f"{label} {r[c]:{fmt}}" for c, label, fmt in
+                 (("snr", "SNR", ".1f"), ("fwhm_ppm", "linewidth", ".3f"), ("fit_quality", "fit quality", ".2f"))
+                 if c in r and np.isfinite(r[c])]
+        text[(r["participant_id"], r["session_id"])] = \
+            f"{voi} voxel failed QC ({', '.join(parts) or 'see its report'})"
+    return [text.get((p, q), "") for p, q in zip(exams["participant_id"], exams["session_id"])]
+
+
 def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
                   options: StatsOptions | None = None) -> pd.DataFrame:
     """Per lesion exam: the Gheuens rule inputs and the model features.
@@ -147,7 +162,9 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         (lesion Lip13_tCr or Lip_tCr per ``options.gheuens_lipid``), ``gheuens_lipid_sd`` (its SD
         from the CRLBs), ``Lip_tCr_lesion,
         tCho_tCr_lesion, Lip_tCr_quotient, tCho_tCr_quotient``, the :data:`FEATURES`,
-        ``previous_session``, ``label`` (1 = IRIS, 0 = another assigned stage, NaN = unassigned).
+        ``previous_session``, ``qc_lesion``/``qc_nawm`` ("" or the QC numbers of a voxel that failed
+        QC; such an exam has no model features), ``label`` (1 = IRIS, 0 = another assigned stage,
+        NaN = unassigned).
 
         The change features compare each exam with the patient's previous lesion exam (by days
         since PML onset, else acquisition date): ``z = (R₂ − R₁) / sqrt(σ₁² + σ₂²)`` with σ the
@@ -217,6 +234,11 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         out[f"z_change_{r}"] = np.clip(z, -_Z_CLIP, _Z_CLIP)
         if r == "Lip_tCr":
             out["previous_session"] = prev_session
+    out["qc_lesion"] = _qc_failures(v, "lesion", out)
+    out["qc_nawm"] = _qc_failures(v, "nawm", out)
+    # a voxel that failed QC gives no model features (not scored, not trained on)
+    failed = out["qc_lesion"].ne("") | out["qc_nawm"].ne("")
+    out.loc[failed, list(FEATURES)] = np.nan
     stages = set(opts.stages)
     out["label"] = np.where(out["stage"] == "iris", 1.0,
                             np.where(out["stage"].isin(stages), 0.0, np.nan))
@@ -422,6 +444,22 @@ def _evaluate(feat: pd.DataFrame, opts: StatsOptions) -> tuple[np.ndarray, dict[
     return scores, ev
 
 
+def _model_inputs(r: Any, clip: float) -> str:
+    """The model's inputs for one exam, as numbers: lesion/NAWM quotients (clipped at *clip*,
+    as in the model) and the changes since the previous exam (z, clipped at ±10)."""
+    def quotient(col: str) -> str:
+        lq = getattr(r, f"log_{col}_quotient")
+        edge = "≥" if lq >= np.log(clip) - 1e-9 else "≤" if lq <= -np.log(clip) + 1e-9 else ""
+        return f"{edge}{np.exp(lq):.3g}"
+
+    q = ", ".join(f"{name} ×{quotient(col)}" for name, col in (("Lip/tCr", "Lip_tCr"), ("tCho/tCr", "tCho_tCr")))
+    if not r.previous_session:
+        return f"lesion/NAWM {q}, first exam (no change)"
+    z = ", ".join(f"{name} z {getattr(r, f'z_change_{col}'):+.1f}"
+                  for name, col in (("Lip/tCr", "Lip_tCr"), ("tCho/tCr", "tCho_tCr")))
+    return f"lesion/NAWM {q}, change since {r.previous_session}: {z}"
+
+
 def _fmt_ci(ev: dict[str, Any]) -> str:
     lo, hi = ev["auc_ci"]
     ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else ""
@@ -451,7 +489,10 @@ def score_exams(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         Exactly ``participant_id, session_id, stage, iris_score, iris_flag, rule, reason``
         (group/iris.tsv), one row per lesion exam. ``iris_score`` is the model's LOPO score (NaN
         where the model was not fitted or features are incomplete); ``iris_flag`` is true when the
-        Gheuens rule fires or the score reaches ``iris_threshold``; ``rule`` names the rule(s)
+        Gheuens rule fires or the score reaches ``iris_threshold``, false when every rule that
+        applies was decided and none fired, n/a (not evaluable) otherwise: the lesion voxel failed
+        QC, its lipid ratio is missing, enhancement is unknown with lipid above the threshold, or the
+        model is in use but cannot score the exam; ``rule`` names the rule(s)
         that flagged (``gheuens2012``, ``model``, ``gheuens2012+model``) or ``none``; ``reason``
         states both rules with their numbers and ends with "decision support, not diagnosis".
     evaluation : dict
@@ -469,29 +510,35 @@ def score_exams(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         enh = None if enh is pd.NA or enh is None else bool(enh)
         g_flag, g_text = gheuens_rule(float(r.gheuens_lipid), enh, opts.gheuens_threshold, label,
                                       float(r.gheuens_lipid_sd))
-        g_flags.append(g_flag)
         s = scores[i]
         if np.isfinite(s):
             cmp = "≥" if s >= opts.iris_threshold else "<"
-            m_text = f"model score {s:.2f} {cmp} {opts.iris_threshold:g} ({_fmt_ci(ev)})"
+            m_text = f"model score {s:.2f} {cmp} {opts.iris_threshold:g} from {_model_inputs(r, opts.quotient_clip)} ({_fmt_ci(ev)})"
             m_flag = bool(s >= opts.iris_threshold) and ev["flags_from_model"]
             if not ev["flags_from_model"]:
                 m_text += f", not used for flagging (AUC < {opts.iris_min_auc:g})"
         elif ev["fitted"]:
-            m_text = "model score unavailable (lesion or NAWM Lip/tCr, tCho/tCr missing)"
+            m_text = "model score unavailable (" + (r.qc_nawm or r.qc_lesion or
+                                                     "lesion or NAWM Lip/tCr, tCho/tCr missing") + ")"
             m_flag = False
         else:
             m_text = ev["reason"]
             m_flag = False
+        if r.qc_lesion:   # the rules' numbers are shown, but a failed voxel decides nothing
+            g_flag, m_flag = None, False
+            g_text = f"{r.qc_lesion}: IRIS not evaluable ({g_text})"
+        g_flags.append(g_flag)
         fired = [name for name, f in (("gheuens2012", g_flag is True), ("model", m_flag)) if f]
+        # not evaluable: nothing fired and a rule that applies could not be decided
+        undecided = g_flag is None or (ev["flags_from_model"] and not np.isfinite(s))
         rows.append({
             "participant_id": r.participant_id, "session_id": r.session_id, "stage": r.stage,
             "iris_score": float(s) if np.isfinite(s) else np.nan,
-            "iris_flag": bool(fired),
+            "iris_flag": True if fired else (pd.NA if undecided else False),
             "rule": "+".join(fired) if fired else "none",
             "reason": f"{g_text}; {m_text}; {DISCLAIMER}",
         })
-    iris = pd.DataFrame(rows, columns=IRIS_COLUMNS)
+    iris = pd.DataFrame(rows, columns=IRIS_COLUMNS).astype({"iris_flag": "boolean"})
     lab = feat["label"].to_numpy(float)
     gf = np.array([f is True for f in g_flags], bool)
     known = np.array([f is not None for f in g_flags], bool)
@@ -502,5 +549,6 @@ def score_exams(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         "n_iris_flagged": int((gf & (lab == 1)).sum()), "n_iris": int((lab == 1).sum()),
         "n_not_iris_flagged": int((gf & (lab == 0)).sum()), "n_not_iris": int((lab == 0).sum()),
     }
-    ev["n_flagged"] = int(iris["iris_flag"].sum())
+    ev["n_flagged"] = int(iris["iris_flag"].fillna(False).sum())
+    ev["n_not_evaluable"] = int(iris["iris_flag"].isna().sum())
     return iris, ev
