@@ -20,16 +20,29 @@ from pmlmrs.stats.options import StatsOptions
 __all__ = ["CohortAnalysis", "analyse_cohort"]
 
 
-def _json_default(o: Any) -> Any:
+def _json_ready(o: Any) -> Any:
+    """*o* with non-finite floats (NaN, ±inf) as None and numpy/tuple containers as plain JSON
+    types: strict JSON has no NaN, and parsers other than Python's reject the bare token."""
+    import math
+
     import numpy as np
 
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    return str(o)
+    if isinstance(o, dict):
+        return {k: _json_ready(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, np.ndarray)):
+        return [_json_ready(v) for v in (o.tolist() if isinstance(o, np.ndarray) else o)]
+    if isinstance(o, (np.bool_, np.integer, np.floating)):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if o is pd.NA or o is pd.NaT:
+        return None
+    return o
+
+
+def _dump_json(obj: Any) -> str:
+    """Strict JSON (``null`` for missing numbers, ``allow_nan=False``); other objects as text."""
+    return json.dumps(_json_ready(obj), indent=2, allow_nan=False, default=str) + "\n"
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,8 @@ class CohortAnalysis:
 
         DESIGN contract files: ``stage_stats.tsv``, ``correlations.tsv``, ``iris.tsv``; extra:
         ``stage_counts.tsv``, ``describe.tsv``, ``lesion_nawm.tsv``, ``trajectories.tsv``,
-        ``mixed_model.tsv``, ``iris_evaluation.json``, ``stats_options.json``. Existing files are
+        ``mixed_model.tsv``, ``iris_evaluation.json``, ``stats_options.json`` (strict JSON: a
+        missing number such as an AUC that could not be computed is ``null``). Existing files are
         not overwritten without ``force`` (WriteError naming the file).
         """
         d = Path(directory)
@@ -75,7 +89,7 @@ class CohortAnalysis:
                     out[c] = out[c].map({True: "true", False: "false"})
             out.to_csv(d / name, sep="\t", index=False, na_rep="n/a", float_format="%.6g")
         for name, obj in jsons.items():
-            (d / name).write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
+            (d / name).write_text(_dump_json(obj), encoding="utf-8")
         return targets
 
 

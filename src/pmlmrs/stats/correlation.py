@@ -10,7 +10,7 @@ import pandas as pd
 from pmlmrs.stats._data import KEYS, _lesion_nawm, prepare_voxels, require_columns, resolve_options
 from pmlmrs.stats.options import StatsOptions
 
-__all__ = ["CORRELATION_COLUMNS", "correlations", "correlation_data"]
+__all__ = ["CORRELATION_COLUMNS", "SPEARMAN_EXACT_MAX_N", "correlations", "correlation_data"]
 
 #: DESIGN.md group/correlations.tsv, in order.
 CORRELATION_COLUMNS = ["measure", "clinical", "subset", "unit", "n", "rho", "p"]
@@ -30,6 +30,32 @@ def _clinical_table(exams: pd.DataFrame, clinical: tuple[str, ...]) -> pd.DataFr
                 require_columns(e, [c], "exams")
         e[c] = pd.to_numeric(e[c], errors="coerce").astype(float)
     return e[KEYS + list(clinical)].drop_duplicates(KEYS)
+
+
+#: Largest n for which the Spearman p-value is an exact permutation p over all n! orderings
+#: (9! = 362,880, well under a second); spearmanr's t-approximation is far too small below that
+#: (n = 3, ρ = ±1: p = 0 vs the exact 1/3; n = 5, ρ = −0.975: 0.0048 vs 0.033).
+SPEARMAN_EXACT_MAX_N = 9
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
+    """Spearman ρ, its two-sided p and how p was obtained: ``"permutation_exact"`` (every
+    ordering of y against x, exact conditional on ties; n ≤ :data:`SPEARMAN_EXACT_MAX_N`) or
+    ``"t_approximation"`` (scipy's spearmanr)."""
+    from scipy.stats import permutation_test, rankdata, spearmanr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = spearmanr(x, y)
+    n = len(x)
+    if n > SPEARMAN_EXACT_MAX_N:
+        return float(res.statistic), float(res.pvalue), "t_approximation"
+    # Doubled, centred mid-ranks are integers, so the statistic Σ cx·cy (ρ up to a constant
+    # factor that permuting y leaves unchanged) compares exactly with the observed one.
+    cx, cy = 2 * rankdata(x) - (n + 1), 2 * rankdata(y) - (n + 1)
+    perm = permutation_test((cy,), lambda v, axis: (cx * v).sum(axis=axis), permutation_type="pairings",
+                            vectorized=True, n_resamples=np.inf, alternative="two-sided")
+    return float(res.statistic), float(perm.pvalue), "permutation_exact"
 
 
 def correlation_data(voxels: pd.DataFrame, exams: pd.DataFrame,
@@ -73,15 +99,16 @@ def correlations(voxels: pd.DataFrame, exams: pd.DataFrame,
     DataFrame
         Exactly ``measure, clinical, subset, unit, n, rho, p`` (group/correlations.tsv). ``n``
         counts the observations with both values; ρ and p are NaN when n < 3 or a variable is
-        constant, with the reason in ``DataFrame.attrs["notes"]``. Exam-level p-values treat
-        exams of one patient as independent (they are not; STUDY.md item 7) — use
+        constant, with the reason in ``DataFrame.attrs["notes"]``. p is an exact permutation
+        p (all n! orderings) for n ≤ :data:`SPEARMAN_EXACT_MAX_N` and spearmanr's
+        t-approximation above, at either unit; ``DataFrame.attrs["p_method"]`` names it per row
+        (``"permutation_exact"``, ``"t_approximation"``, ``""`` where not computed). Exam-level
+        p-values treat exams of one patient as independent (they are not; STUDY.md item 7) — use
         ``unit="patient"`` to check.
     """
-    from scipy.stats import spearmanr
-
     opts = resolve_options(options)
     data = correlation_data(voxels, exams, opts)
-    rows, notes = [], []
+    rows, notes, methods = [], [], []
     for label, stages in opts.correlation_subsets:
         sub = data[data["stage"].isin(stages)]
         for m in opts.correlation_measures:
@@ -94,17 +121,17 @@ def correlations(voxels: pd.DataFrame, exams: pd.DataFrame,
                 x, y = d[m].to_numpy(float), d[c].to_numpy(float)
                 n = len(x)
                 rho = p = np.nan
+                method = ""
                 if n < 3:
                     notes.append(f"{m} × {c} ({label}): n = {n} < 3, not computed")
                 elif np.all(x == x[0]) or np.all(y == y[0]):
                     notes.append(f"{m} × {c} ({label}): a variable is constant, ρ undefined")
                 else:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        res = spearmanr(x, y)
-                    rho, p = float(res.statistic), float(res.pvalue)
+                    rho, p, method = _spearman(x, y)
+                methods.append(method)
                 rows.append({"measure": m, "clinical": c, "subset": label, "unit": opts.unit,
                              "n": int(n), "rho": rho, "p": p})
     out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
     out.attrs["notes"] = notes
+    out.attrs["p_method"] = methods
     return out

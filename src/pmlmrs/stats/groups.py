@@ -2,7 +2,9 @@
 
 Non-parametric throughout (STUDY.md: 3–10 exams per stage): Wilcoxon signed-rank for lesion vs
 NAWM paired within exams, Mann–Whitney U otherwise, Kruskal–Wallis across stages, then pairwise
-Mann–Whitney U; raw, Holm and Benjamini–Hochberg adjusted p-values (two-sided).
+Mann–Whitney U; raw, Holm and Benjamini–Hochberg adjusted p-values (two-sided). Wilcoxon and
+Mann–Whitney p-values are exact for small samples, with ties and zero differences too (exact
+permutation p), as STUDY.md asks.
 """
 
 from __future__ import annotations
@@ -64,8 +66,44 @@ def _has_ties(x: np.ndarray) -> bool:
     return len(np.unique(x)) < len(x)
 
 
+#: Largest subset-count table (cells) for the exact permutation p with ties: 80 MB. The default
+#: ``exact_max_n`` = 50 needs at most ~10^6 (Mann–Whitney 50 vs 50).
+_MAX_CELLS = 10_000_000
+
+
+def _permutation_p(w: np.ndarray, observed: int, k: int | None = None) -> float:
+    """Exact two-sided permutation p of a sum of the integer scores *w* (doubled mid-ranks).
+
+    *k* None: sign-flip null of the Wilcoxon test, every subset of *w* equally likely to be the
+    positive one; *k*: two-sample null, every subset of size k equally likely to be group a. The
+    subsets are counted per sum (the shift algorithm of Streitberg & Röhmel 1986) rather than
+    enumerated, so the p-value is exact conditional on the ties at any n this module allows.
+    p = 2 × the smaller tail (observed included), capped at 1, as scipy's ``permutation_test``.
+    """
+    total = int(w.sum())
+    table = np.zeros((len(w) + 1, total + 1))  # table[j, s]: subsets of size j with sum s
+    table[0, 0] = 1.0
+    for x in w:
+        table[1:, x:] = table[1:, x:] + table[:-1, : total + 1 - x]
+    counts = table.sum(axis=0) if k is None else table[k]
+    below, above = counts[: observed + 1].sum(), counts[observed:].sum()
+    return float(min(1.0, 2 * min(below, above) / counts.sum()))
+
+
+def _fits(n_scores: int, total: int) -> bool:
+    """Whether :func:`_permutation_p`'s table for these scores stays within :data:`_MAX_CELLS`."""
+    return (n_scores + 1) * (total + 1) <= _MAX_CELLS
+
+
 def _wilcoxon(a: np.ndarray, b: np.ndarray, opts: StatsOptions) -> tuple[str, float, float]:
-    from scipy.stats import wilcoxon
+    """Wilcoxon signed-rank test of a − b (zero differences dropped, as scipy's "wilcox").
+
+    n ≤ ``opts.exact_max_n``: scipy's exact p without ties or zeros; with them the exact
+    sign-flip permutation p of the mid-ranks (``wilcoxon_permutation``), since the normal
+    approximation is too liberal at small n (differences 0.1, 0.1, 0.2, 0.3, 0.4: 0.042 vs the
+    exact 0.0625). Asymptotic (tie-corrected) above.
+    """
+    from scipy.stats import rankdata, wilcoxon
 
     d = a - b
     n = len(d)
@@ -73,23 +111,41 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray, opts: StatsOptions) -> tuple[str, fl
         return f"wilcoxon: not tested, {n} complete lesion/NAWM pair(s) < 2", np.nan, np.nan
     if np.all(d == 0):
         return "wilcoxon: not tested, all lesion − NAWM differences are zero", np.nan, np.nan
-    exact = not np.any(d == 0) and not _has_ties(np.abs(d)) and n <= opts.exact_max_n
-    method = "exact" if exact else "approx"
+    ties = np.any(d == 0) or _has_ties(np.abs(d))
+    nz = d[d != 0]
+    w = np.rint(2 * rankdata(np.abs(nz))).astype(np.int64)  # doubled mid-ranks are integers
+    if ties and n <= opts.exact_max_n and _fits(len(w), int(w.sum())):
+        stat = min(w[nz > 0].sum(), w[nz < 0].sum()) / 2
+        return "wilcoxon_permutation", float(stat), _permutation_p(w, int(w[nz > 0].sum()))
+    exact = not ties and n <= opts.exact_max_n
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = wilcoxon(a, b, zero_method="wilcox", method=method, alternative="two-sided")
+        res = wilcoxon(a, b, zero_method="wilcox", method="exact" if exact else "approx",
+                       alternative="two-sided")
     return f"wilcoxon_{'exact' if exact else 'asymptotic'}", float(res.statistic), float(res.pvalue)
 
 
 def _mannwhitney(a: np.ndarray, b: np.ndarray, opts: StatsOptions) -> tuple[str, float, float]:
-    from scipy.stats import mannwhitneyu
+    """Mann–Whitney U of a vs b (``statistic`` = U of a).
+
+    Larger sample ≤ ``opts.exact_max_n``: scipy's exact p without ties; with ties the exact
+    permutation p of the rank sum of a (``mannwhitneyu_permutation``). Asymptotic (tie- and
+    continuity-corrected) above.
+    """
+    from scipy.stats import mannwhitneyu, rankdata
 
     if len(a) < 2 or len(b) < 2:
         return f"mannwhitneyu: not tested, n_a = {len(a)}, n_b = {len(b)} (need ≥ 2 each)", np.nan, np.nan
     both = np.concatenate([a, b])
     if np.all(both == both[0]):
         return "mannwhitneyu: not tested, all values tied", np.nan, np.nan
-    exact = not _has_ties(both) and max(len(a), len(b)) <= opts.exact_max_n
+    small, ties = max(len(a), len(b)) <= opts.exact_max_n, _has_ties(both)
+    w = np.rint(2 * rankdata(both)).astype(np.int64)  # doubled mid-ranks are integers
+    if small and ties and _fits(len(w), int(w.sum())):
+        r_a = int(w[: len(a)].sum())
+        stat = r_a / 2 - len(a) * (len(a) + 1) / 2
+        return "mannwhitneyu_permutation", float(stat), _permutation_p(w, r_a, len(a))
+    exact = small and not ties
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = mannwhitneyu(a, b, method="exact" if exact else "asymptotic", use_continuity=True,
@@ -108,6 +164,19 @@ def _row(ratio, stage, comparison, ga, gb, a, b, test, stat, p, direction) -> di
     }
 
 
+def _paired(n_pairs: int, n_any: int, min_pair_fraction: float) -> bool:
+    """``pairing="auto"``: test the complete pairs when they are at least *min_pair_fraction* of
+    the exams with any value, or when only one exam lacks its partner (unless the fraction is 1).
+
+    The one-exam allowance keeps small stages paired: with 3 exams, one missing NAWM voxel leaves
+    2/3 < 0.75, and an unpaired test on lesion and NAWM values of the same exams would treat
+    dependent samples as independent.
+    """
+    if n_pairs == 0:
+        return False
+    return n_pairs >= min_pair_fraction * n_any or (min_pair_fraction < 1 and n_any - n_pairs <= 1)
+
+
 def _lesion_vs_nawm(ex: pd.DataFrame, ratio: str, stage: str, opts: StatsOptions) -> dict:
     sub = ex[ex["stage"] == stage]
     les = sub[f"{ratio}_lesion"].to_numpy(float)
@@ -119,16 +188,14 @@ def _lesion_vs_nawm(ex: pd.DataFrame, ratio: str, stage: str, opts: StatsOptions
     elif opts.pairing == "unpaired":
         paired = False
     else:
-        n_any = int(np.sum(ok_l | ok_n))
-        n_pairs = int(np.sum(both))
-        paired = n_pairs > 0 and n_pairs >= opts.min_pair_fraction * n_any
+        paired = _paired(int(np.sum(both)), int(np.sum(ok_l | ok_n)), opts.min_pair_fraction)
     if paired:
         a, b = les[both], nawm[both]
         test, stat, p = _wilcoxon(a, b, opts)
     else:
         a, b = les[ok_l], nawm[ok_n]
         test, stat, p = _mannwhitney(a, b, opts)
-    direction = _direction(a, b, paired) if len(a) and len(b) else ""
+    direction = _direction(a, b, paired) if np.isfinite(p) else ""  # no test, no direction
     return _row(ratio, stage, "lesion_vs_nawm", "lesion", "nawm", a, b, test, stat, p, direction)
 
 
@@ -162,7 +229,7 @@ def _stage_rows(ex: pd.DataFrame, ratio: str, voi: str, opts: StatsOptions) -> l
         # group_a is the later stage, so "up" means the ratio rose from s1 to s2.
         a, b = groups[s2], groups[s1]
         test, stat, p = _mannwhitney(a, b, opts)
-        direction = _direction(a, b, False) if len(a) and len(b) else ""
+        direction = _direction(a, b, False) if np.isfinite(p) else ""
         rows.append(_row(ratio, f"{s2}_vs_{s1}", "stage_vs_stage", f"{voi}:{s2}", f"{voi}:{s1}",
                          a, b, test, stat, p, direction))
     return rows
@@ -213,23 +280,26 @@ def stage_stats(voxels: pd.DataFrame, options: StatsOptions | None = None) -> pd
         Exactly the group/stage_stats.tsv columns (:data:`STAGE_STATS_COLUMNS`).
 
         - ``comparison="lesion_vs_nawm"``: one row per ratio × stage; ``group_a="lesion"``,
-          ``group_b="nawm"``; Wilcoxon signed-rank on the exams with both voxels (``pairing``,
-          ``min_pair_fraction``; ``n_a = n_b`` = pairs), else Mann–Whitney U on all voxels;
-          ``direction`` is lesion relative to NAWM.
+          ``group_b="nawm"``; Wilcoxon signed-rank on the exams with both voxels (``pairing``;
+          with ``"auto"`` when the pairs are ≥ ``min_pair_fraction`` of the exams or only one
+          exam lacks its partner, see :func:`_paired`; ``n_a = n_b`` = pairs), else Mann–Whitney
+          U on all voxels; ``direction`` is lesion relative to NAWM.
         - ``comparison="stage_vs_stage"``, ``stage="all"``: Kruskal–Wallis across the stages with
           ≥ 2 values, per compartment (``group_a`` = ``lesion`` or ``nawm``, ``group_b`` = the
           stages used, ``n_a`` = total n, ``n_b`` = number of stages, ``median_a`` = pooled median).
         - ``comparison="stage_vs_stage"``, ``stage="<later>_vs_<earlier>"``: pairwise Mann–Whitney
           U, ``group_a="<voi>:<later stage>"``; ``direction`` "up" = higher in the later stage.
 
-        ``test`` names the test and whether the p-value is exact (``wilcoxon_exact``,
-        ``mannwhitneyu_asymptotic``, ``kruskal_wallis``). Degenerate cases (n < 2, all values
+        ``test`` names the test and how p was obtained: ``_exact`` (scipy's exact null
+        distribution, no ties), ``_permutation`` (ties or zero differences: exact permutation p,
+        conditional on the ties), ``_asymptotic`` (larger sample > ``exact_max_n``), and
+        ``kruskal_wallis`` (chi-squared approximation). Degenerate cases (n < 2, all values
         tied, all differences zero) give NaN ``statistic``/``p`` and the reason in ``test``
         (e.g. ``"mannwhitneyu: not tested, n_a = 1, n_b = 4 (need ≥ 2 each)"``). ``direction`` is
-        empty where there is no difference or no test. Holm and BH adjustments are within the
-        families of ``options.family`` (default ``"ratio"``: per ratio, its lesion-vs-NAWM tests
-        over the stages; its pairwise stage tests; its omnibus tests). ``unassigned`` exams never
-        enter.
+        empty where there is no difference or no test (NaN ``p``), and on Kruskal–Wallis rows.
+        Holm and BH adjustments are within the families of ``options.family`` (default
+        ``"ratio"``: per ratio, its lesion-vs-NAWM tests over the stages; its pairwise stage
+        tests; its omnibus tests). ``unassigned`` exams never enter.
 
     Notes
     -----

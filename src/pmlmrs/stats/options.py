@@ -49,15 +49,18 @@ class StatsOptions(Options):
         "Lipid rise relative to NAWM": lesion Lip_tCr / NAWM Lip_tCr [default] or lesion − NAWM.
     pairing : {"auto", "paired", "unpaired"}
         Lesion vs NAWM test. ``"auto"``: Wilcoxon signed-rank on the exams that have both voxels
-        when they are at least ``min_pair_fraction`` of the stage's exams, so that
-        one exam without a NAWM voxel does not turn a paired design into an unpaired one (the
-        incomplete exams are left out of that test); Mann–Whitney U on all voxels otherwise.
-        ``"paired"``: always Wilcoxon on the complete pairs. ``"unpaired"``: always Mann–Whitney U.
+        when they are at least ``min_pair_fraction`` of the stage's exams or only one exam lacks
+        its partner, so that one exam without a NAWM voxel does not turn a paired design into an
+        unpaired one (the incomplete exams are left out of that test); Mann–Whitney U on all
+        voxels otherwise. ``"paired"``: always Wilcoxon on the complete pairs. ``"unpaired"``:
+        always Mann–Whitney U.
     min_pair_fraction : float
         See ``pairing="auto"`` (1.0: paired only when every exam has both voxels).
     exact_max_n : int
-        Exact p-values (scipy ``method="exact"``) when there are no ties/zeros and the larger
-        sample has at most this many observations; asymptotic (tie-corrected) otherwise.
+        Exact p-values when the larger sample has at most this many observations: scipy's exact
+        null distribution without ties/zeros, the exact permutation p conditional on the ties
+        with them; asymptotic (tie-corrected) above. Spearman p-values are exact (all n!
+        orderings) for n ≤ 9 whatever this is.
     family : {"ratio", "comparison", "all"}
         Family for the Holm and Benjamini–Hochberg adjustments. ``"ratio"`` [default]: per ratio,
         its lesion-vs-NAWM tests (one per stage) form one family, its pairwise stage-vs-stage
