@@ -322,3 +322,58 @@ def test_subprocess_smoke(files, tmp_path):
                           capture_output=True, text=True, timeout=300, check=True)
     assert "fitted 1 of 1" in proc.stdout
     assert (outdir / "summary.tsv").read_text().startswith("spectrum\t")
+
+
+def test_outputs_name_no_input_folder_and_follow_the_qc_config(files, tmp_path):
+    """Inputs in a folder named after a person: no output file holds the folder (fit.json keeps the file
+    names and SHA-256, the error column the message); the report highlights CRLBs above the configured
+    threshold, as its QC row judges them."""
+    import shutil
+
+    private = tmp_path / "priv" / "DOE_JOHN_19650312"
+    private.mkdir(parents=True)
+    spec = shutil.copy(files["svs1"], private / "DOE_JOHN_act.nii.gz")
+    water = shutil.copy(files["water"], private / "DOE_JOHN_ref.nii.gz")
+    broken = shutil.copy(files["bad"], private / "DOE_JOHN_broken.nii.gz")
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text("[qc]\ncrlb_max = 5\n")
+    outdir = tmp_path / "out"
+    res = _fit([spec, broken, "--water", water, "--water", water, "--basis", files["basis"], "-o", outdir,
+                "--config", cfg])
+    assert res.exit_code == 1, res.output  # the broken input
+    written = sorted(p for p in outdir.rglob("*") if p.is_file())
+    assert len(written) == 3
+    for p in written:
+        text = p.read_text(encoding="utf-8")
+        assert "DOE_JOHN_19650312" not in text and str(tmp_path) not in text, p
+    df = read_summary_tsv(outdir / "summary.tsv")
+    assert list(df["spectrum"]) == ["DOE_JOHN_act", "DOE_JOHN_broken"] and df.loc[1, "error"]
+    doc = json.loads((outdir / "DOE_JOHN_act" / "fit.json").read_text())
+    inputs = doc["provenance"]["inputs"]
+    assert inputs["spectrum"] == {"path": "DOE_JOHN_act.nii.gz", "sha256": file_sha256(spec)}
+    assert inputs["water"]["path"] == "DOE_JOHN_ref.nii.gz" and inputs["basis"]["path"] == files["basis"].name
+    html = (outdir / "DOE_JOHN_act" / "report.html").read_text(encoding="utf-8")
+    assert "rows above 5 % (the QC threshold used)" in html and "CRLB &gt; 5 % warn" in html
+    above = [c["name"] for c in doc["components"] if c["amplitude"] > 0 and (c["crlb_percent"] or 0) > 5]
+    assert above
+    for n in above:
+        assert f'<tr class="flagged"><td class="name">{n}</td>' in html, n
+
+
+@pytest.mark.shared
+def test_real_spectrum_without_measurable_snr_reads_na(tmp_path):
+    """SVS_XA60 (a phantom) with the 35 ms Siemens basis: no NAA peak above the baseline. QC says SNR
+    not measurable; summary.tsv, fit.json and the report say n/a (they printed about -10)."""
+    from ..conftest import shared_path
+
+    data = shared_path("invivo", "siemens_dicom", "SVS_XA60.dcm")
+    basis = shared_path("invivo", "basis", "lcmodel", "3T_PRESS_Siemens_35ms_noMM.BASIS")
+    res = _fit([data, "--basis", basis, "-o", tmp_path / "o"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "SVS_XA60" / "fit.json").read_text())
+    assert next(q["message"] for q in doc["qc"] if q["name"] == "snr").startswith("SNR not measurable")
+    assert doc["fit"]["snr"] is None
+    assert "snr\t" in (tmp_path / "o" / "summary.tsv").read_text()
+    assert math.isnan(read_summary_tsv(tmp_path / "o" / "summary.tsv").loc[0, "snr"])
+    html = (tmp_path / "o" / "SVS_XA60" / "report.html").read_text(encoding="utf-8")
+    assert "SNR n/a" in html and "SNR -" not in html

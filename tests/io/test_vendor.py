@@ -18,6 +18,9 @@ from pmlmrs.io.vendor import load_all
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 PHI_KEYS = ("PatientName", "PatientID", "PatientDoB")
+# personal and site attributes the Siemens/Philips headers carry, dropped as well
+PERSONAL_KEYS = ("PatientSex", "PatientWeight", "PatientAge", "PatientSize", "InstitutionName",
+                 "InstitutionAddress", "DeviceSerialNumber", "OperatorsName", "ReferringPhysicianName")
 
 
 def _peak(s: Spectrum, lo: float, hi: float) -> tuple[float, float]:
@@ -44,8 +47,11 @@ def assert_water_near_reference(s: Spectrum) -> None:
 
 
 def assert_anonymous(s: Spectrum) -> None:
-    for key in PHI_KEYS:
-        assert key not in s.header.acquisition and key not in s.header.vendor
+    def keys(d) -> set:
+        return set(d) | {k for v in d.values() if isinstance(v, dict) for k in keys(v)}
+
+    found = keys(dict(s.header.acquisition)) | keys(dict(s.header.vendor))
+    assert not found & set(PHI_KEYS + PERSONAL_KEYS), found & set(PHI_KEYS + PERSONAL_KEYS)
 
 
 # ---- known header values (MANIFEST.md) --------------------------------------------------------------

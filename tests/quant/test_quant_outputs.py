@@ -116,7 +116,7 @@ def test_philips_header_is_hashed_with_the_data(tmp_path, rng):
                                        water_path=water))
     inputs = doc["provenance"]["inputs"]
     assert inputs["spectrum"]["sha256"] == file_sha256(sdat)
-    assert inputs["spectrum_spar"] == {"path": str(spar), "sha256": file_sha256(spar)}
+    assert inputs["spectrum_spar"] == {"path": "scan.SPAR", "sha256": file_sha256(spar)}  # name only, no folder
     assert inputs["water_spar"]["sha256"] == file_sha256(tmp_path / "scan_ref.spar")
     before = source_sha256(sdat)
     assert before not in (file_sha256(sdat), file_sha256(spar))
@@ -139,3 +139,62 @@ def test_configurable_lip_definition(rng):
     assert only09["Lip_tCr"] == pytest.approx(only09["Lip09_tCr"])
     with pytest.raises(ConfigError):
         QuantOptions(combinations={"Lip": "Lip09"})
+
+
+def test_unmeasurable_snr_is_na(tmp_path, rng):
+    """QC calls a non-positive NAA height "not measurable": summary.tsv and fit.json say n/a, not -15."""
+    from pmlmrs.qc import snr
+
+    r = make_result(rng, noise_sd=50.0)
+    flipped = r.replace(data=-r.data)  # NAA points down: no peak above the baseline
+    assert snr(flipped) < 0
+    row = summary_row(flipped, "x")
+    assert row["snr"] is None and summary_row(r, "x")["snr"] == pytest.approx(snr(r))
+    text = write_summary_tsv([row], tmp_path / "summary.tsv").read_text().splitlines()
+    assert text[1].split("\t")[text[0].split("\t").index("snr")] == "n/a"
+    doc = read_fit_json(write_fit_json(flipped, tmp_path / "fit.json"))
+    assert doc["fit"]["snr"] is None
+    assert any(q["name"] == "snr" and "not measurable" in q["message"] for q in doc["qc"])
+
+
+def test_fit_json_names_inputs_without_their_folders(tmp_path, rng, monkeypatch):
+    """The folders holding the inputs can name a person: fit.json keeps the file names and SHA-256
+    but no folder, wherever a path appeared (inputs, options, step details)."""
+    from pmlmrs.core import ProcessingStep
+    from pmlmrs.quant.outputs import strip_folders
+
+    monkeypatch.chdir(tmp_path)
+    private = tmp_path / "priv" / "DOE_JOHN_19650312"
+    private.mkdir(parents=True)
+    sdat, water = private / "DOE_act.sdat", private / "DOE_ref.sdat"
+    for f, b in ((sdat, b"act"), (private / "DOE_act.spar", b"a"), (water, b"ref"), (private / "DOE_ref.spar", b"r")):
+        f.write_bytes(b)
+    r = make_result(rng)
+    r = r.replace(spectrum=r.spectrum.replace(source=str(sdat)),
+                  provenance=(ProcessingStep("eddy_current_correction", {"reference": str(water)},
+                                             f"subtracted the phase of {water.relative_to(tmp_path)}"),))
+    rel = sdat.relative_to(tmp_path)
+    text = write_fit_json(r, tmp_path / "out" / "fit.json", input_path=rel, water_path=water,
+                          options={"cli": {"basis": str(private / "my.BASIS"), "folder": str(private)}}).read_text()
+    assert "DOE_JOHN_19650312" not in text and "priv" not in text
+    doc = json.loads(text)
+    inputs = doc["provenance"]["inputs"]
+    assert inputs["spectrum"] == {"path": "DOE_act.sdat", "sha256": file_sha256(sdat)}
+    assert inputs["water_spar"]["path"] == "DOE_ref.spar"
+    assert "DOE_ref.sdat" in doc["provenance"]["steps"][0]["Details"]
+    assert doc["provenance"]["options"]["cli"] == {"basis": "my.BASIS", "folder": "<input folder>"}
+    # only whole folder names go: a longer name that merely starts like the folder is kept
+    assert strip_folders(f"{private}x/a {private}/b", [sdat]) == f"{private}x/a b"
+
+
+def test_bundled_basis_is_named_and_hashed(rng):
+    """A bundled basis (a folder, or its name) is recorded by name with a SHA-256, not null."""
+    from pmlmrs.basis import bundled_basis
+    from pmlmrs.quant import fit_to_dict
+    from pmlmrs.quant.outputs import tree_sha256
+
+    folder = bundled_basis().source
+    by_folder = fit_to_dict(make_result(rng), basis_path=folder)["provenance"]["inputs"]["basis"]
+    by_name = fit_to_dict(make_result(rng), basis_path="ismrm2016_press_3T_30ms")["provenance"]["inputs"]["basis"]
+    assert by_folder == by_name == {"path": "ismrm2016_press_3T_30ms", "sha256": tree_sha256(folder)}
+    assert by_folder["sha256"] is not None

@@ -93,3 +93,53 @@ def test_qc_levels_rendered(tmp_path, rng):
     r = make_result(rng).replace(qc=(QCItem("fail", "linewidth", "FWHM 0.12 ppm", "reshim"),))
     html = write_fit_report(r, tmp_path / "r.html").read_text()
     assert 'class="name qc-fail"' in html and "reshim" in html and "nopass" in html
+
+
+def test_crlb_highlight_follows_the_threshold_used(tmp_path, rng):
+    """Rows are highlighted above the QC threshold that was used (recorded or passed), not 20 %."""
+    from pmlmrs.qc import QCOptions
+    from pmlmrs.quant import fit_to_dict
+    from pmlmrs.report.fit_report import fit_context
+
+    qc = QCOptions(crlb_max=5.0)
+    r = with_qc(make_result(rng, noise_sd=50.0), options=qc)
+    mid = [n for n in r.names if 5.5 < r.crlb_percent(n) < 19.0]  # PCr, GPC, PCho, Lip13a
+    assert mid
+    flagged = {c["name"] for c in fit_context(r, crlb_max=5.0)["components"] if c["flagged"]}
+    assert set(mid) <= flagged
+    assert not set(mid) & {c["name"] for c in fit_context(r)["components"] if c["flagged"]}  # default 20 %
+    doc = fit_to_dict(r, options={"qc": qc.to_dict()})
+    html = write_fit_report(r, tmp_path / "r.html", fit_doc=doc).read_text()
+    assert "rows above 5 % (the QC threshold used)" in html and "CRLB ≤ 5 %" in html  # page and QC row agree
+    for n in mid:
+        assert f'<tr class="flagged"><td class="name">{n}</td>' in html, n
+
+
+def test_unmeasurable_snr_reads_na(tmp_path, rng):
+    r = make_result(rng, noise_sd=50.0)
+    html = write_fit_report(r.replace(data=-r.data), tmp_path / "r.html").read_text()
+    assert re.search(r"SNR n/a\s", html) and not re.search(r"SNR -\d", html)
+    assert "not measurable (n/a in 1 spectrum)" in html  # the MRSinMRS data-quality row
+
+
+def test_report_states_version_basis_options_and_mrsinmrs(tmp_path, rng):
+    """The page says which pmlmrs, basis (name and SHA-256) and key options made it, and its MRSinMRS
+    table is filled from the analysis actually run (water scaling, first-order phase, QC levels)."""
+    import pmlmrs
+    from pmlmrs.basis import bundled_basis
+    from pmlmrs.quant.outputs import tree_sha256
+
+    folder = bundled_basis().source
+    r = with_qc(scale_to_water(make_result(rng, noise_sd=50.0), 1.0e5), voi="nawm")
+    html = write_fit_report(r, tmp_path / "r.html", basis_path=folder,
+                            options={"quant": {"gm_fraction": 0.0}}).read_text(encoding="utf-8")
+    produced = re.search(r'id="produced-by">(.*?)</p>', html, re.DOTALL).group(1)
+    for text in (f"pmlmrs {pmlmrs.__version__}", "ismrm2016_press_3T_30ms", tree_sha256(folder), "spline baseline",
+                 "first-order phase", "CRLB &gt; 20 % warn"):
+        assert text in produced, text
+    mrs = html[html.index('id="mrsinmrs"'):html.index('id="provenance"')]
+    assert "water-scaled: water 55.51 M" in mrs and "water T2 110/80/1000 ms" in mrs
+    assert "first-order phase" in mrs and f"ismrm2016_press_3T_30ms (SHA-256 {tree_sha256(folder)})" in mrs
+    assert "QC warning only (reported): FWHM &gt; 0.07 ppm, SNR &lt; 10, fit quality &gt; 1.5, CRLB &gt; 20 %" in mrs
+    assert "not in the header (the file holds one averaged spectrum)" in mrs
+    assert str(Path(folder).parent) not in html

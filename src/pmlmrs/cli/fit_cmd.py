@@ -37,6 +37,8 @@ class FitJob:
     water_path: Path | None = None
     spectrum: Any = None
     water: Any = None
+    #: the header of the input as read (before preprocessing), for the report's MRSinMRS table
+    header: Any = None
     result: Any = None
     error: str = ""
     row: dict[str, Any] = field(default_factory=dict)
@@ -158,7 +160,8 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
     from pmlmrs.basis.basis import canonical_name
     from pmlmrs.qc import with_qc
     from pmlmrs.quant import error_row, scale_to_water, summary_row, write_fit_json, write_summary_tsv
-    from pmlmrs.quant.outputs import fit_to_dict
+    from pmlmrs.quant.outputs import fit_to_dict, strip_folders
+    from pmlmrs.report.mrsinmrs import header_dict
 
     read_kwargs = dict(read_kwargs or {})
     files = [Path(f) for f in files]
@@ -186,6 +189,7 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
         try:
             spec = load_input(job.path, basis, read_kwargs)
             check_compatible(spec, basis)           # before preprocessing: a wrong field fails fast and clearly
+            job.header = header_dict(spec)
             wat = load_input(job.water_path, basis, read_kwargs) if job.water_path is not None else None
             spec, wat = prepare(spec, wat, preprocess=preprocess)
             job.spectrum, job.water = spec, wat
@@ -224,7 +228,8 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
             if report:
                 from pmlmrs.report.fit_report import write_fit_report
 
-                write_fit_report(res, d / "report.html", name=job.name, voi=voi, fit_doc=doc, force=True)
+                write_fit_report(res, d / "report.html", name=job.name, voi=voi, fit_doc=doc, force=True,
+                                 crlb_max=None if qc_options is None else qc_options.crlb_max, header=job.header)
         except Exception as exc:  # noqa: BLE001
             job.error = _message(exc)
             job.result = None
@@ -232,7 +237,8 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
     # when nothing was fitted, the basis metabolites still get their (n/a) columns (DESIGN: one per basis name)
     measures = () if any(not j.error for j in jobs) else tuple(canonical_name(n) for n in basis.names)
     for job in jobs:
-        if job.error:
+        if job.error:  # no folder of an input in summary.tsv (outputs carry pseudonymous IDs only)
+            job.error = strip_folders(job.error, [job.path, job.water_path, basis_path])
             job.row = {**error_row(job.name, job.error), **{c: None for m in measures for c in (m, f"{m}_crlb")}}
     write_summary_tsv([j.row for j in jobs], summary, force=True)
     return jobs

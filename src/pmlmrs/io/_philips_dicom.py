@@ -152,7 +152,6 @@ def read_philips_enhanced_dicom(path: str | Path) -> dict[str, Spectrum]:
         "ManufacturersModelName": str(ds.get("ManufacturerModelName", "")),
         "SoftwareVersions": " ".join(str(v) for v in (ds.get("SoftwareVersions") or []))
         if not isinstance(ds.get("SoftwareVersions"), str) else str(ds.get("SoftwareVersions")),
-        "InstitutionName": str(ds.get("InstitutionName", "")),
         "SequenceName": str(ds.get("PulseSequenceName", "") or ds.get("SequenceName", "") or ""),
         "ProtocolName": str(ds.get("ProtocolName", "")),
         "PatientPosition": str(ds.get("PatientPosition", "")),

@@ -23,14 +23,20 @@ __all__ = ["quiet_library", "is_phi_key", "strip_phi", "apply_read_options", "re
 
 #: NIfTI-MRS standard keys that identify a person; never carried into a Header or written out.
 PHI_KEYS = frozenset({"PatientName", "PatientID", "PatientDoB"})
+#: Also dropped: the patient's other attributes in the header (sex, age, weight, size, address:
+#: the study keeps them, pseudonymised, in participants.tsv), and the people, site and device that
+#: narrow an exam down to a person (institution, physicians, operators, serial number, accession).
 _PHI_RE = re.compile(
-    r"(patient[_ ]?(name|id|birth|dob))|birth[_ ]?date|date[_ ]?of[_ ]?birth|^dob$|patientsname",
+    r"patient'?s?[_ ]?(name|id|birth|dob|sex|age|weight|size|address|comments)|other[_ ]?patient"
+    r"|birth[_ ]?date|date[_ ]?of[_ ]?birth|^dob$|institution|physician|operator|device[_ ]?serial"
+    r"|accession|station[_ ]?name",
     re.IGNORECASE,
 )
 
 
 def is_phi_key(key: str) -> bool:
-    """Whether a header key names a patient identifier (name, ID, birth date)."""
+    """Whether a header key names a patient identifier (name, ID, birth date) or another personal or
+    site attribute (patient sex/age/weight, institution, physician, operator, device serial number)."""
     return key in PHI_KEYS or bool(_PHI_RE.search(str(key)))
 
 

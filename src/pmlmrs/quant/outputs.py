@@ -2,10 +2,11 @@
 
 ``summary.tsv`` columns, in order: ``spectrum``; for every fitted component then every combination
 ``NAME`` (basis units, mM when water-scaled) and ``NAME_crlb`` (%); the ratios (``tNAA_tCr`` ...)
-each followed by ``RATIO_sd`` (absolute SD, delta method; an extension of the contract); ``snr``,
-``fwhm_ppm`` (the linewidth QC judged: the water reference's when there is one, else NAA's),
+each followed by ``RATIO_sd`` (absolute SD, delta method; an extension of the contract); ``snr``
+(``n/a`` where not measurable, see :func:`measured_snr`), ``fwhm_ppm`` (the linewidth QC judged: the water reference's when there is one, else NAA's),
 ``fit_quality``, ``qc_pass``, ``error``. Missing values are ``n/a`` (BIDS), an
-infinite CRLB (zero amplitude) is ``inf``, booleans are ``true``/``false``.
+infinite CRLB (zero amplitude) is ``inf``, booleans are ``true``/``false``. Inputs are named by file
+name and SHA-256 only: no folder of an input is written (outputs carry pseudonymous IDs only).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,9 @@ __all__ = [
     "spectrum_name",
     "file_sha256",
     "source_sha256",
+    "tree_sha256",
+    "input_record",
+    "strip_folders",
     "remove_outputs",
     "summary_row",
     "judged_fwhm_ppm",
@@ -86,6 +91,70 @@ def source_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def tree_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, or of a folder's files (relative names and contents; caches skipped), as
+    ``pmlmrs run`` digests a basis folder."""
+    p = Path(path)
+    if p.is_file():
+        return file_sha256(p)
+    h = hashlib.sha256()
+    for f in sorted(q for q in p.rglob("*") if q.is_file() and "__pycache__" not in q.parts and q.suffix != ".pyc"):
+        h.update(str(f.relative_to(p)).encode())
+        h.update(file_sha256(f).encode())
+    return h.hexdigest()
+
+
+def input_record(path: str | os.PathLike) -> dict[str, Any]:
+    """``{"path": name, "sha256": digest}`` of one input for the provenance: the file or folder name
+    only (the folders that hold it can name a person; outputs carry pseudonymous IDs only). A folder is
+    digested by :func:`tree_sha256`, the name of a bundled basis (``ismrm2016_press_3T_30ms``) as its
+    bundled folder; ``sha256`` is None for anything else that is not on disk."""
+    from importlib.resources import files
+
+    p = Path(path)
+    if not p.exists() and p.name == str(path):
+        bundled = Path(str(files("pmlmrs").joinpath("data", "basis", p.name)))
+        p = bundled if bundled.is_dir() else p
+    return {"path": p.name, "sha256": tree_sha256(p) if p.exists() else None}
+
+
+def strip_folders(obj: Any, paths: Iterable[str | os.PathLike | None]) -> Any:
+    """*obj* (a string, or dicts and lists of them) with the folders holding *paths* taken out of every
+    string: ``priv/DOE_JOHN/x.sdat`` (as given, absolute or resolved) becomes ``x.sdat``, a folder
+    named alone ``<input folder>``. Other text is left as it is."""
+    folders: set[str] = set()
+    for p in paths:
+        if p is None:
+            continue
+        for q in (Path(p), Path(p).absolute(), Path(p).resolve()):
+            if str(q.parent).strip("./\\") and str(q.parent) != q.parent.anchor:  # not ".", "..", "/"
+                folders.add(str(q.parent))
+    if not folders:
+        return obj
+    alts = "|".join(re.escape(d) for d in sorted(folders, key=len, reverse=True))
+    rx = re.compile(rf"(?<![\w.~/\\-])(?:{alts})(?:[/\\]|(?![\w.~-]))")
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, str):
+            return rx.sub(lambda m: "" if m.group(0)[-1] in "/\\" else "<input folder>", v)
+        if isinstance(v, Mapping):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return clean(obj)
+
+
+def measured_snr(result: Any) -> float | None:
+    """:func:`pmlmrs.qc.snr`, or None where QC calls it not measurable (no NAA in the window, or no
+    NAA peak above the baseline: a height <= 0)."""
+    from pmlmrs.qc import snr
+
+    v = snr(result)
+    return v if math.isfinite(v) and v > 0 else None
+
+
 def remove_outputs(files: Iterable[str | os.PathLike], root: str | os.PathLike) -> int:
     """Delete those of *files* that lie inside *root*, then the folders they leave empty (up to, not
     including, *root*); returns how many files were deleted. Files outside *root* are never touched."""
@@ -128,7 +197,7 @@ def summary_row(result: Any, name: str, *, voi: str | None = None,
         Extra/replacement combinations (see :func:`pmlmrs.quant.combinations`).
     ratio_names : sequence of str
     """
-    from pmlmrs.qc import fit_quality, qc_pass, snr
+    from pmlmrs.qc import fit_quality, qc_pass
 
     row: dict[str, Any] = {"spectrum": name}
     for i, n in enumerate(result.names):
@@ -141,7 +210,7 @@ def summary_row(result: Any, name: str, *, voi: str | None = None,
         row[n] = m.value
         row[f"{n}_sd"] = m.sd
     items = _qc_items(result, voi)
-    row["snr"] = snr(result)
+    row["snr"] = measured_snr(result)
     row["fwhm_ppm"] = judged_fwhm_ppm(result, items)
     row["fit_quality"] = fit_quality(result)
     row["qc_pass"] = qc_pass(items)
@@ -307,40 +376,38 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
     name : str, optional
         Defaults to the spectrum's source file name without extension.
     input_path, water_path, basis_path : path, optional
-        Hashed (SHA-256) into the provenance when they are files.
+        Recorded in the provenance by name with their SHA-256 (:func:`input_record`); the folders
+        holding them are written nowhere in the document (:func:`strip_folders`). *basis_path*
+        defaults to the source of the basis of ``result.model``.
     voi : str, optional
         Used when QC has not been run yet.
     options : mapping, optional
         Further options to record (e.g. ``{"quant": QuantOptions().to_dict(), "qc": ...}``).
     """
     from pmlmrs import __version__
-    from pmlmrs.qc import fit_quality, fwhm_fit_ppm, fwhm_ppm, items_from, lipid_signal, qc_pass, snr
+    from pmlmrs.qc import fit_quality, fwhm_fit_ppm, fwhm_ppm, items_from, lipid_signal, qc_pass
 
     spec = result.spectrum
     if name is None:
         name = spectrum_name(spec.source) if spec.source else "spectrum"
     qc_items = items_from(_qc_items(result, voi))
 
-    def _file(p: Any) -> dict[str, Any] | None:
-        if p is None:
-            return None
-        pp = Path(p)
-        return {"path": str(pp), "sha256": file_sha256(pp) if pp.is_file() else None}
-
     def _add(role: str, p: Any) -> None:
-        inputs[role] = _file(p)
+        inputs[role] = None if p is None else input_record(p)
         if p is not None and Path(p).is_file():
             from pmlmrs.io import companion_files
 
             for c in companion_files(p):  # e.g. "spectrum_spar": the header read with an SDAT
-                inputs[f"{role}_{c.suffix.lower().lstrip('.')}"] = _file(c)
+                inputs[f"{role}_{c.suffix.lower().lstrip('.')}"] = input_record(c)
 
+    if basis_path is None:  # the basis the model was built from, when the result still has it
+        basis_path = getattr(getattr(getattr(result, "model", None), "basis", None), "source", None)
     inputs: dict[str, Any] = {}
     _add("spectrum", input_path if input_path is not None else spec.source)
     if water_path is not None:
         _add("water", water_path)
     if basis_path is not None:
-        inputs["basis"] = _file(basis_path)
+        inputs["basis"] = input_record(basis_path)
 
     components = [
         {"name": n, "group": g, "amplitude": float(a), "crlb_sd": float(c), "crlb_percent": result.crlb_percent(n)}
@@ -372,7 +439,7 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
             "n_iterations": int(result.n_iterations),
             "noise_sd": float(result.noise_sd),
             "ppm_window": [float(result.ppm[0]), float(result.ppm[-1])] if len(result.ppm) else None,
-            "snr": snr(result),
+            "snr": measured_snr(result),
             "fwhm_ppm": judged_fwhm_ppm(result, qc_items),
             "fwhm_naa_ppm": fwhm_ppm(result),
             "fwhm_fit_ppm": fwhm_fit_ppm(result),
@@ -399,7 +466,8 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
             "baseline": np.real(result.baseline),
             "residual": np.real(result.residual),
         }
-    return to_jsonable(out)
+    # no folder of an input in any string (options, step details, QC messages): they can name a person
+    return strip_folders(to_jsonable(out), [input_path, spec.source, water_path, basis_path])
 
 
 def write_fit_json(result: Any, path: str | os.PathLike, *, force: bool = True,
