@@ -440,13 +440,14 @@ def test_timeline_and_exam_reports_in_browser(browser: Browser, small_study: Pat
         assert load.checks["n_plots"] == 1
         text = load.checks["text"]
         assert "PML onset" in text and "not diagnosis" in text.lower()
-        # every panel on one date axis, with the stage bands drawn (regressions: a plotly div id equal to a
-        # section id drew into the section; a linear first axis turned the dates into NaN paths)
+        # every panel on one numeric axis (days since PML onset), with the stage bands drawn (regressions: a
+        # plotly div id equal to a section id drew into the section; mixed axis types turned bands into NaN paths)
         layout = browser.evaluate(
             "(() => { const d = document.querySelector('.js-plotly-plot'); const l = d._fullLayout;"
             " return {types: Object.keys(l).filter(k => /^xaxis\\d*$/.test(k)).map(k => l[k].type),"
             " bands: d.querySelectorAll('.shapelayer path').length}; })()")
-        assert layout["types"] and set(layout["types"]) == {"date"}, layout
+        assert layout["types"] and set(layout["types"]) == {"linear"}, layout
+        assert "days since PML onset" in text
         assert layout["bands"] > 0, layout
         _assert_no_identifiers(text)
         # the exam links resolve

@@ -65,7 +65,8 @@ def test_box_figure_annotations(analysis):
     _, _, vox, a = analysis
     table = analysis_table(vox, a.options)
     fig = stage_box_figure(table, "Lip_tCr", a.stage_stats, list(a.options.stages))
-    assert len(fig.data) == 2  # lesion beside NAWM
+    boxes = [t for t in fig.data if t.boxpoints is False]
+    assert [t.offsetgroup for t in boxes] == ["lesion", "nawm"]  # lesion beside NAWM; points share their slot
     texts = [ann.text for ann in fig.layout.annotations]
     assert len(texts) == 4 and all("p =" in t or "not tested" in t for t in texts)
 

@@ -96,7 +96,7 @@ def test_exam_context_and_missing_voxel(tmp_path, exam_inputs):
     qc = {"lesion": [("warn", "linewidth", "FWHM 0.08 ppm > 0.07 ppm", "check shimming")]}
     html = write_exam_report(tmp_path / "e2.html", dict(exam), {"lesion": fits["lesion"], "nawm": None},
                              qc=qc, interactive=True).read_text(encoding="utf-8")
-    assert "No fit for: nawm" in html and "FWHM 0.08 ppm" in html
+    assert "<b>NAWM</b>: no spectrum for this exam" in html and "FWHM 0.08 ppm" in html
     assert "No IRIS assessment" in html
     assert html.count("plotly.js v") == 1
     _self_contained(html)

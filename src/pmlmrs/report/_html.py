@@ -36,7 +36,20 @@ __all__ = [
     "fmt_number",
     "level_class",
     "voi_label",
+    "STAGE_LABELS",
+    "stage_label",
+    "iris_flag_value",
+    "DETECTION_SD",
+    "detected",
+    "quotient_text",
 ]
+
+#: Readable stage names for the pages (tables and TSVs keep the raw labels).
+STAGE_LABELS = {"pre_iris": "pre-IRIS", "iris": "IRIS", "early_post_pml": "early post-PML",
+                "late_post_pml": "late post-PML", "unassigned": "unassigned"}
+#: A NAWM value below this many of its own SDs (or ≤ 0) counts as "not detected": a lesion/NAWM
+#: quotient over it is not shown (pages only; the TSVs keep every quotient).
+DETECTION_SD = 2.0
 
 
 def fmt_number(value: Any, spec: str = ".3g", missing: str = "n/a") -> str:
@@ -64,6 +77,48 @@ def voi_label(voi: str) -> str:
     return {"lesion": "lesion", "nawm": "NAWM"}.get(voi, voi)
 
 
+def stage_label(stage: Any) -> str:
+    """Readable name of a stage label (``early_post_pml`` → ``early post-PML``); others as given."""
+    return STAGE_LABELS.get(str(stage), str(stage))
+
+
+def iris_flag_value(value: Any) -> bool | None:
+    """An iris.tsv ``iris_flag`` as True/False, or None when not evaluable (n/a, NA, NaN, empty)."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    s = str(value).strip().lower()
+    return True if s == "true" else False if s == "false" else None
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def detected(value: Any, sd: Any, k: float = DETECTION_SD) -> bool | None:
+    """Whether a (NAWM) value is detected: > 0 and, with a known SD, ≥ k·SD; None when it is missing."""
+    v, e = _float(value), _float(sd)
+    if math.isnan(v):
+        return None
+    return v > 0 and (math.isnan(e) or v >= k * e)
+
+
+def quotient_text(lesion: Any, nawm: Any, nawm_sd: Any, quotient: Any, ratio: str, spec: str = ".3g") -> str:
+    """A lesion/NAWM quotient for display: ``n/a (NAWM lipid not detected; > 2.9)`` when the NAWM
+    denominator is not :func:`detected` (the bound is lesion / (NAWM + k·SD)), else the number."""
+    if detected(nawm, nawm_sd) is not False:
+        return fmt_number(quotient, spec)
+    num = ratio.replace("/", "_").split("_")[0]
+    what = "lipid" if num.startswith("Lip") else num
+    le, bound = _float(lesion), max(_float(nawm), 0.0) + DETECTION_SD * _float(nawm_sd)
+    text = f"n/a (NAWM {what} not detected"
+    if le > 0 and bound > 0:
+        text += f"; > {format(le / bound, spec)}"
+    return text + ")"
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> Any:
     """The Jinja environment over the package templates (autoescaping on, strict undefined)."""
@@ -78,6 +133,7 @@ def environment() -> Any:
     )
     env.filters["num"] = fmt_number
     env.filters["level_class"] = level_class
+    env.filters["stage"] = stage_label
     return env
 
 

@@ -1,10 +1,13 @@
 """The patient timeline page: natalizumab stop, PML onset, IRIS window, exams, KPS/EDSS, ratios.
 
-One interactive plotly figure (plotly.js inlined once) with a shared date axis: clinical events
-and exams on top, KPS and EDSS below, then lesion (solid) and NAWM (dashed) trajectories of the
-ratios. Each exam is shaded in the colour of its assigned stage (the band reaches half-way to the
-neighbouring exams), so the bands show exactly what the stage rules decided; the clinical IRIS
-window from the participants table is drawn separately. Pseudonymous IDs only.
+One interactive plotly figure (plotly.js inlined once) over **days since PML onset** (the onset
+date of :class:`~pmlmrs.study.stages.StageOptions`; the calendar date is in every hover): clinical
+events and exams on top, KPS and EDSS, then one small panel per ratio of summary.tsv with the lesion
+(solid) and NAWM (dashed) values and ±1 SD error bars (the ``R_sd`` columns, else the CRLBs).
+Background shading is the stage the rules (:func:`~pmlmrs.study.stages.assign_stage`) give each day
+from the patient's clinical dates; each exam marker carries the stage assigned to that exam (an
+explicit stage included). QC-failed voxels are open symbols; voxels that failed or are missing are
+marked on the exams row and by a dashed line on the ratio panels. Pseudonymous IDs only.
 """
 
 from __future__ import annotations
@@ -15,15 +18,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STAGE_COLOURS", "timeline_figure", "render_timeline", "write_timeline"]
+__all__ = ["STAGE_COLOURS", "stage_windows", "timeline_figure", "render_timeline", "write_timeline"]
 
 STAGE_COLOURS = {
     "pre_iris": "#f1a340", "iris": "#d7301f", "early_post_pml": "#6baed6", "late_post_pml": "#2171b5",
     "unassigned": "#bdbdbd",
 }
-_DEFAULT_RATIOS = ("Lip_tCr", "tCho_tCr", "tNAA_tCho", "tNAA_tCr")
-_EVENTS = (("natalizumab_stop", "natalizumab stop", "#4d4d4d"), ("pml_onset", "PML onset", "#762a83"),
+_VOI_STYLE = (("lesion", "solid", "#b2182b"), ("nawm", "dash", "#2166ac"))
+_EVENTS = (("natalizumab_stop", "natalizumab stop", "#4d4d4d"), ("pml_onset", "PML onset (symptoms)", "#762a83"),
            ("pml_diagnosis", "PML diagnosis", "#9970ab"))
+
+
+def _ratios() -> tuple[str, ...]:
+    from pmlmrs.quant import RATIOS
+
+    return tuple(RATIOS)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -43,195 +52,305 @@ def _ts(v: Any) -> Any:
     return None if t is pd.NaT or pd.isna(t) else t
 
 
-def _exam_dates(exams: Any, patient: Mapping[str, Any]) -> Any:
+def _exam_dates(exams: Any, patient: Mapping[str, Any], onset: Any = None) -> Any:
     """Exam dates: ``acq_time``, else PML onset + days since onset."""
     import pandas as pd
 
     dates = pd.to_datetime(exams["acq_time"], errors="coerce") if "acq_time" in exams.columns else \
         pd.Series(pd.NaT, index=exams.index)
-    onset = _ts(patient.get("pml_onset"))
+    onset = onset if onset is not None else _ts(patient.get("pml_onset"))
     if onset is not None and "days_since_pml_onset" in exams.columns:
         fill = onset + pd.to_timedelta(pd.to_numeric(exams["days_since_pml_onset"], errors="coerce"), unit="D")
         dates = dates.fillna(fill)
     return dates
 
 
+def _patient_for_rules(p: Mapping[str, Any]) -> dict[str, Any]:
+    """The patient mapping for assign_stage: ``_date_flags`` only when it is a non-empty list."""
+    flags = p.get("_date_flags")
+    return {**p, "_date_flags": list(flags) if isinstance(flags, (list, tuple)) and flags else None}
+
+
+def stage_windows(patient: Any, start: Any, end: Any, options: Any = None) -> list[tuple[str, Any, Any]]:
+    """The stage of every day from *start* to *end* by the stage rules, as ``(stage, first, last)`` runs.
+
+    Uses :func:`pmlmrs.study.stages.assign_stage` day by day on the patient's clinical dates (no
+    explicit stage: that belongs to an exam), so the windows are exactly what the rules give.
+    """
+    import pandas as pd
+
+    from pmlmrs.study.stages import assign_stage
+
+    p = _patient_for_rules(_as_dict(patient))
+    runs: list[list[Any]] = []
+    for day in pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D"):
+        s = assign_stage(day.date(), p, None, options).stage
+        if runs and runs[-1][0] == s:
+            runs[-1][2] = day
+        else:
+            runs.append([s, day, day])
+    return [(s, a, b) for s, a, b in runs]
+
+
+def _flags(iris_df: Any, pid: str) -> dict[str, tuple[bool | None, Any, str]]:
+    """session → (IRIS flag or None when not evaluable, score, reason)."""
+    from pmlmrs.report._html import iris_flag_value
+
+    out: dict[str, tuple[bool | None, Any, str]] = {}
+    if iris_df is None or not len(iris_df):
+        return out
+    sub = iris_df[iris_df["participant_id"].astype(str) == pid] if "participant_id" in iris_df.columns else iris_df
+    for r in sub.to_dict("records"):
+        out[str(r["session_id"])] = (iris_flag_value(r.get("iris_flag")), r.get("iris_score"), str(r.get("reason", "")))
+    return out
+
+
+def _no_result(ex: Any, vox: Any) -> dict[str, list[tuple[str, str]]]:
+    """session → [(voi, why)] for voxels that failed (their error) or are missing."""
+    from pmlmrs.report._html import voi_label
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    have: dict[str, set[str]] = {}
+    if vox is not None and len(vox):
+        for r in vox.to_dict("records"):
+            sid, voi = str(r["session_id"]), str(r["voi"]).lower()
+            have.setdefault(sid, set()).add(voi)
+            err = r.get("error")
+            if isinstance(err, str) and err.strip() and err.strip().lower() not in ("n/a", "nan"):
+                out.setdefault(sid, []).append((voi_label(voi), f"failed: {err.strip()}"))
+    for sid in ex["session_id"].astype(str):
+        for voi in ("lesion", "nawm"):
+            if voi not in have.get(sid, set()):
+                out.setdefault(sid, []).append((voi_label(voi), "no spectrum"))
+    return out
+
+
 def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, *,
-                    ratios: Sequence[str] = _DEFAULT_RATIOS) -> Any:
+                    ratios: Sequence[str] | None = None, stage_options: Any = None) -> Any:
     """The plotly timeline figure of one patient (see the module docstring)."""
     import numpy as np
     import pandas as pd
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from pmlmrs.report._html import voi_label
+    from pmlmrs.report._html import stage_label, voi_label
+    from pmlmrs.stats._data import _ratio_sd
+    from pmlmrs.study.stages import StageOptions
 
+    o = stage_options or StageOptions()
     p = _as_dict(patient)
     pid = str(p.get("participant_id", ""))
     ex = exams.copy()
     if "participant_id" in ex.columns and pid:
         ex = ex[ex["participant_id"].astype(str) == pid]
-    ex = ex.assign(_date=_exam_dates(ex, p)).sort_values("_date", kind="stable")
+    onset = _ts(p.get(o.onset_column))
+    ex = ex.assign(_date=_exam_dates(ex, p, onset)).sort_values("_date", kind="stable")
+    ex["session_id"] = ex["session_id"].astype(str)
     vox = voxels
     if vox is not None and "participant_id" in vox.columns and pid:
         vox = vox[vox["participant_id"].astype(str) == pid]
-    ratios = [r for r in ratios if vox is not None and r in vox.columns]
-    n_rows = 3 + len(ratios)
+    ratios = [r for r in (ratios or _ratios()) if vox is not None and r in vox.columns]
+
+    # Day 0: the PML onset of the stage options (else the first exam, said on the axis).
+    known = [d for d in ex["_date"] if d is not None and not pd.isna(d)]
+    ref = onset if onset is not None else (min(known) if known else None)
+    ref_name = f"PML onset ({o.onset_column})" if onset is not None else "first exam (PML onset unknown)"
+
+    def day(t: Any) -> float | None:
+        return None if t is None or ref is None or pd.isna(t) else float((t - ref).days)
+
+    ex["_x"] = [day(d) for d in ex["_date"]]
+    if onset is not None and "days_since_pml_onset" in ex.columns:
+        ex["_x"] = ex["_x"].fillna(pd.to_numeric(ex["days_since_pml_onset"], errors="coerce"))
+    ex["_when"] = [d.strftime("%Y-%m-%d") if d is not None and not pd.isna(d) else "date n/a" for d in ex["_date"]]
+
+    n_rr = math.ceil(len(ratios) / 2)
+    specs = [[{"colspan": 2}, None], [{}, {}]] + [[{}, {}] for _ in range(n_rr)]
     titles = ["events and exams", "KPS", "EDSS"] + [r.replace("_", "/") for r in ratios]
-    heights = [0.7, 0.8, 0.8] + [1.0] * len(ratios)
-    fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.035,
-                        subplot_titles=titles, row_heights=heights)
+    fig = make_subplots(rows=2 + n_rr, cols=2, specs=specs, shared_xaxes="all", vertical_spacing=0.16 / (2 + n_rr),
+                        horizontal_spacing=0.08, subplot_titles=titles, row_heights=[1.0] + [0.9] * (1 + n_rr))
+    cells = [(1, 1), (2, 1), (2, 2)] + [(3 + k // 2, 1 + k % 2) for k in range(len(ratios))]
 
-    # Stage bands around each exam (half-way to the neighbours).
-    dates = list(ex["_date"])
-    stages = list(ex["stage"].astype(str)) if "stage" in ex.columns else ["unassigned"] * len(ex)
-    pad = pd.Timedelta(days=15)
-    shown_stage: set[str] = set()
-    bands = []
-    for i, (d, s) in enumerate(zip(dates, stages)):
-        if d is None or pd.isna(d):
-            continue
-        left = d - pad if i == 0 or pd.isna(dates[i - 1]) else d - (d - dates[i - 1]) / 2
-        right = d + pad if i == len(dates) - 1 or pd.isna(dates[i + 1]) else d + (dates[i + 1] - d) / 2
-        bands.append((left, right, STAGE_COLOURS.get(s, "#bdbdbd")))
-        if s not in shown_stage:  # legend entry for the band colour (a real date keeps the axis a date axis)
-            shown_stage.add(s)
-            fig.add_trace(go.Scatter(x=[d], y=[None], mode="markers", name=f"stage: {s}",
-                                     marker={"size": 12, "symbol": "square", "color": STAGE_COLOURS.get(s, "#bdbdbd"),
-                                             "opacity": 0.4}, legendgroup="stages"), row=1, col=1)
-
-    # Clinical events and the IRIS window.
+    # Clinical events (one level each, labels to the right) and the clinical IRIS window.
     iris_on, iris_end = _ts(p.get("iris_onset")), _ts(p.get("iris_end"))
-    if iris_on is not None:
-        known = [d for d in dates if d is not None and not pd.isna(d)]
-        end = iris_end if iris_end is not None else max([iris_on] + known)
-        fig.add_trace(go.Scatter(x=[iris_on, end], y=[0.45, 0.45], mode="lines", name="IRIS window" +
-                                 ("" if iris_end is not None else " (ongoing)"),
-                                 hovertemplate="IRIS window: %{x|%Y-%m-%d}<extra></extra>",
-                                 line={"color": STAGE_COLOURS["iris"], "width": 10}, opacity=0.6), row=1, col=1)
-    # One level per event, labels to the right: events days apart (diagnosis, natalizumab stop) stay legible.
+    last = max(known + [t for t in (iris_on, iris_end, onset) if t is not None], default=None)
+    if iris_on is not None and ref is not None:
+        end = iris_end if iris_end is not None else last
+        fig.add_trace(go.Scatter(
+            x=[day(iris_on), day(end)], y=[0.45, 0.45], mode="lines",
+            name="IRIS window (clinical dates)" + ("" if iris_end is not None else ", ongoing"),
+            customdata=[iris_on.strftime("%Y-%m-%d"), "ongoing" if iris_end is None else end.strftime("%Y-%m-%d")],
+            hovertemplate="IRIS window: %{customdata} (day %{x:.0f})<extra></extra>",
+            line={"color": STAGE_COLOURS["iris"], "width": 10}, opacity=0.6), row=1, col=1)
     for level, (key, label, colour) in zip((1.55, 1.2, 0.85), _EVENTS):
         t = _ts(p.get(key))
-        if t is not None:
-            fig.add_trace(go.Scatter(x=[t], y=[level], mode="markers+text", text=[label], textposition="middle right",
-                                     name=label, hovertemplate=f"{label}: %{{x|%Y-%m-%d}}<extra></extra>",
-                                     marker={"symbol": "diamond", "size": 11, "color": colour}),
-                          row=1, col=1)
-    flags = {}
-    if iris_df is not None and len(iris_df):
-        sub = iris_df[iris_df["participant_id"].astype(str) == pid] if "participant_id" in iris_df.columns else iris_df
-        for r in sub.itertuples(index=False):
-            flags[str(r.session_id)] = (bool(str(r.iris_flag).lower() == "true" or r.iris_flag is True),
-                                        r.iris_score, str(r.reason))
+        if t is not None and ref is not None:
+            fig.add_trace(go.Scatter(
+                x=[day(t)], y=[level], mode="markers+text", text=[label], textposition="middle right", name=label,
+                hovertemplate=f"{label}: {t.strftime('%Y-%m-%d')} (day %{{x:.0f}})<extra></extra>",
+                marker={"symbol": "diamond", "size": 11, "color": colour}), row=1, col=1)
+
+    # Exams, coloured by their assigned stage; × = IRIS flag raised.
+    flags = _flags(iris_df, pid)
+    gaps = _no_result(ex, vox)
     hover, colours, symbols = [], [], []
-    for r in ex.itertuples(index=False):
-        sid = str(r.session_id)
+    for r in ex.to_dict("records"):
+        sid = r["session_id"]
+        txt = f"{sid} · {r['_when']} · day {r['_x']:.0f}" if r["_x"] is not None and not pd.isna(r["_x"]) else sid
+        txt += f"<br>stage: {stage_label(r.get('stage', 'unassigned'))}"
         f = flags.get(sid)
-        txt = f"{sid}<br>stage: {getattr(r, 'stage', '')}"
         if f is not None:
-            txt += f"<br>IRIS flag: {'yes' if f[0] else 'no'}"
-            if f[1] is not None and not (isinstance(f[1], float) and math.isnan(f[1])):
+            txt += "<br>IRIS flag: " + {True: "yes", False: "no", None: "not evaluable"}[f[0]]
+            if not (f[1] is None or pd.isna(f[1])):
                 txt += f" (score {float(f[1]):.2f})"
+        for voi, why in gaps.get(sid, []):
+            txt += f"<br>{voi}: {why[:160]}"
         hover.append(txt)
-        colours.append(STAGE_COLOURS.get(str(getattr(r, "stage", "unassigned")), "#bdbdbd"))
+        colours.append(STAGE_COLOURS.get(str(r.get("stage", "unassigned")), "#bdbdbd"))
         symbols.append("x" if f is not None and f[0] else "circle")
-    fig.add_trace(go.Scatter(x=ex["_date"], y=[0.0] * len(ex), mode="markers+text", name="exams (× = IRIS flag)",
-                             text=[str(s) for s in ex["session_id"]], textposition="bottom center",
-                             hovertext=hover, hoverinfo="text",
-                             marker={"size": 12, "color": colours, "symbol": symbols,
-                                     "line": {"width": 1, "color": "black"}}), row=1, col=1)
-    fig.update_yaxes(visible=False, range=[-0.8, 1.85], row=1, col=1)
+    fig.add_trace(go.Scatter(x=ex["_x"], y=[0.0] * len(ex), mode="markers+text", name="exams (× = IRIS flag)",
+                             text=list(ex["session_id"]), textposition="bottom center", hovertext=hover,
+                             hoverinfo="text", marker={"size": 12, "color": colours, "symbol": symbols,
+                                                       "line": {"width": 1, "color": "black"}}), row=1, col=1)
+    gap_x = [x for sid, x in zip(ex["session_id"], ex["_x"]) if sid in gaps and x is not None and not pd.isna(x)]
+    if gap_x:
+        gtext = ["; ".join(f"{v}: {w[:120]}" for v, w in gaps[sid]) for sid in ex["session_id"] if sid in gaps]
+        fig.add_trace(go.Scatter(x=gap_x, y=[-0.55] * len(gap_x), mode="markers", name="voxel failed or missing",
+                                 hovertext=gtext, hoverinfo="text",
+                                 marker={"symbol": "square-x-open", "size": 12, "color": "#cf222e"}), row=1, col=1)
+    fig.update_yaxes(visible=False, range=[-0.9, 1.85], row=1, col=1)
 
     # KPS and EDSS: the pre-PML score (dotted) and the scores at the exams.
-    for row, key, pre, colour in ((2, "kps", "kps_pre", "#1b7837"), (3, "edss", "edss_pre", "#b2182b")):
+    for col, key, pre, colour in ((1, "kps", "kps_pre", "#1b7837"), (2, "edss", "edss_pre", "#b2182b")):
         if key in ex.columns:
-            fig.add_trace(go.Scatter(x=ex["_date"], y=pd.to_numeric(ex[key], errors="coerce"), mode="lines+markers",
-                                     name=key.upper(), line={"color": colour}), row=row, col=1)
+            fig.add_trace(go.Scatter(x=ex["_x"], y=pd.to_numeric(ex[key], errors="coerce"), mode="lines+markers",
+                                     name=key.upper(), line={"color": colour}, customdata=ex["_when"],
+                                     hovertemplate=f"{key.upper()} %{{y}}<br>%{{customdata}} (day %{{x:.0f}})"
+                                                   "<extra></extra>"), row=2, col=col)
         pv = pd.to_numeric(pd.Series([p.get(pre)]), errors="coerce").iloc[0]
         if np.isfinite(pv):
-            fig.add_hline(y=float(pv), line={"dash": "dot", "color": colour}, row=row, col=1,
+            fig.add_hline(y=float(pv), line={"dash": "dot", "color": colour}, row=2, col=col,
                           exclude_empty_subplots=False,
-                          annotation_text=f"{key.upper()} ≈ 1 year before PML", annotation_position="top left")
+                          annotation_text="≈ 1 year before PML", annotation_position="top left")
     fig.update_yaxes(range=[-5, 105], row=2, col=1)
-    fig.update_yaxes(range=[-0.5, 10.5], row=3, col=1)
+    fig.update_yaxes(range=[-0.5, 10.5], row=2, col=2)
 
-    # Ratio trajectories: lesion solid, NAWM dashed.
+    # Ratio panels: lesion solid, NAWM dashed, ±1 SD; open symbols = voxel failed QC.
     if ratios:
         v = vox.copy()
         v["session_id"] = v["session_id"].astype(str)
-        dmap = dict(zip(ex["session_id"].astype(str), ex["_date"]))
-        v["_date"] = v["session_id"].map(dmap)
+        v["voi"] = v["voi"].astype(str).str.lower()
+        info = ex.set_index("session_id")
+        v = v[v["session_id"].isin(info.index)]
+        v["_x"] = v["session_id"].map(info["_x"])
+        v["_when"] = v["session_id"].map(info["_when"])
+        v["_stage"] = v["session_id"].map(info["stage"].astype(str)) if "stage" in info.columns else "unassigned"
+        err = v["error"].fillna("").astype(str).str.strip() if "error" in v.columns else pd.Series("", index=v.index)
+        qc_fail = err.str.lower().isin(["", "n/a", "nan"])  # a failed voxel has no value: not "failed QC"
+        qc_fail &= v["qc_pass"].astype(str).str.lower().eq("false") if "qc_pass" in v.columns else False
         for k, r in enumerate(ratios):
-            for voi, dash, colour in (("lesion", "solid", "#b2182b"), ("nawm", "dash", "#2166ac")):
-                s = v[v["voi"].astype(str).str.lower() == voi]
-                s = s.groupby("_date", as_index=False)[r].mean().sort_values("_date")
-                y = pd.to_numeric(s[r], errors="coerce").replace([np.inf, -np.inf], np.nan)
-                fig.add_trace(go.Scatter(x=s["_date"], y=y, mode="lines+markers", name=voi_label(voi),
-                                         legendgroup=voi, showlegend=k == 0,
-                                         line={"dash": dash, "color": colour}), row=4 + k, col=1)
-    # The stage bands on every panel (added last and per row: plotly's row="all" skips panels that
-    # have no traces yet), and a date axis everywhere (the shared axes must agree on their type).
-    for left, right, colour in bands:
-        for row in range(1, n_rows + 1):
-            fig.add_vrect(x0=left, x1=right, fillcolor=colour, opacity=0.15, line_width=0, layer="below",
-                          row=row, col=1, exclude_empty_subplots=False)
-    onset = _ts(p.get("pml_onset"))
-    if onset is not None:  # day 0 of "days since PML onset", on every panel
-        for row in range(1, n_rows + 1):
-            fig.add_vline(x=onset, line={"color": "#762a83", "width": 1, "dash": "dot"}, row=row, col=1,
-                          exclude_empty_subplots=False)
-    fig.update_xaxes(type="date")
-    fig.update_xaxes(showticklabels=True, row=1, col=1)  # dates on the events panel as well as at the bottom
-    fig.update_layout(height=260 + 170 * n_rows, margin={"l": 60, "r": 20, "t": 50, "b": 40},
-                      legend={"orientation": "h", "y": -0.04}, hovermode="closest", template="plotly_white")
+            row, col = cells[3 + k]
+            sd = _ratio_sd(v.assign(**{r: pd.to_numeric(v[r], errors="coerce")}), r)
+            for voi, dash, colour in _VOI_STYLE:
+                m = (v["voi"] == voi).to_numpy()
+                s = v[m].assign(_y=pd.to_numeric(v.loc[m, r], errors="coerce").replace([np.inf, -np.inf], np.nan),
+                                _sd=sd[m], _qcf=qc_fail[m]).sort_values("_x")
+                hov = [f"{voi_label(voi)} {r.replace('_', '/')} "
+                       + ("n/a" if pd.isna(y) else f"{y:.3g}" + ("" if pd.isna(e) else f" ± {e:.2g}"))
+                       + f"<br>{sid} · {w} · day {x:.0f} · {stage_label(st)}" + ("<br>QC fail" if q else "")
+                       for y, e, sid, w, x, st, q in zip(s["_y"], s["_sd"], s["session_id"], s["_when"], s["_x"],
+                                                         s["_stage"], s["_qcf"])]
+                fig.add_trace(go.Scatter(
+                    x=s["_x"], y=s["_y"], mode="lines+markers", name=voi_label(voi), legendgroup=voi,
+                    showlegend=k == 0, line={"dash": dash, "color": colour},
+                    error_y={"type": "data", "array": s["_sd"].fillna(0).to_numpy(float), "visible": True,
+                             "thickness": 1, "width": 3},
+                    marker={"size": 8, "color": colour, "line": {"width": 1.5, "color": colour},
+                            "symbol": ["circle-open" if q else "circle" for q in s["_qcf"]]},
+                    hovertext=hov, hoverinfo="text"), row=row, col=col)
+        if qc_fail.any():  # legend entry for the open symbol
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="voxel failed QC (open symbol)",
+                                     marker={"symbol": "circle-open", "size": 8, "color": "#57606a"}), row=1, col=1)
+
+    # Stage shading from the clinical dates, on every panel; onset and failed-voxel lines.
+    first = _ts(p.get("pml_diagnosis")) or _ts(p.get("pml_onset"))  # before it no PML stage applies (rule 3)
+    if ref is not None and last is not None and first is not None:
+        for s, a, b in stage_windows(p, first, max(last, first) + pd.Timedelta(days=30), o):
+            colour = STAGE_COLOURS.get(s, "#bdbdbd")
+            for row, col in cells:
+                fig.add_vrect(x0=day(a) - 0.5, x1=day(b) + 0.5, fillcolor=colour, opacity=0.15, line_width=0,
+                              layer="below", row=row, col=col, exclude_empty_subplots=False)
+            fig.add_trace(go.Scatter(x=[day(a)], y=[None], mode="markers", legendgroup="stages",
+                                     name=f"{stage_label(s)} by the rules: {a:%Y-%m-%d} – {b:%Y-%m-%d}",
+                                     marker={"size": 12, "symbol": "square", "color": colour, "opacity": 0.4}),
+                          row=1, col=1)
+    for row, col in cells:
+        fig.add_vline(x=0, line={"color": "#762a83", "width": 1, "dash": "dot"}, row=row, col=col,
+                      exclude_empty_subplots=False)
+        if row >= 3:
+            for x in gap_x:
+                fig.add_vline(x=x, line={"color": "#cf222e", "width": 1, "dash": "dash"}, row=row, col=col,
+                              exclude_empty_subplots=False)
+    fig.update_xaxes(showticklabels=True, zeroline=False)
+    for row, col in cells[-2:] if ratios else cells[1:3]:
+        fig.update_xaxes(title_text=f"days since {ref_name}", row=row, col=col)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(height=300 + 230 * (1 + n_rr), margin={"l": 60, "r": 20, "t": 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.03, "yanchor": "top"}, hovermode="closest",
+                      template="plotly_white")
     return fig
 
 
-def _exam_rows(exams: Any, patient: Mapping[str, Any], iris_df: Any,
+def _exam_rows(exams: Any, patient: Mapping[str, Any], voxels: Any, iris_df: Any,
                exam_links: Mapping[str, str] | None) -> list[dict[str, Any]]:
     import pandas as pd
 
-    from pmlmrs.report._html import fmt_number
+    from pmlmrs.report._html import fmt_number, stage_label
 
     pid = str(patient.get("participant_id", ""))
     ex = exams[exams["participant_id"].astype(str) == pid] if "participant_id" in exams.columns and pid else exams
     ex = ex.assign(_date=_exam_dates(ex, patient)).sort_values("_date", kind="stable")
-    iris = {}
-    if iris_df is not None and len(iris_df):
-        for r in iris_df.itertuples(index=False):
-            if str(r.participant_id) == pid:
-                iris[str(r.session_id)] = r
+    vox = voxels
+    if vox is not None and "participant_id" in vox.columns and pid:
+        vox = vox[vox["participant_id"].astype(str) == pid]
+    gaps = _no_result(ex.assign(session_id=ex["session_id"].astype(str)), vox)
+    flags = _flags(iris_df, pid)
     rows = []
     for r in ex.to_dict("records"):
         sid = str(r.get("session_id"))
-        ir = iris.get(sid)
+        f = flags.get(sid)
         d = r.get("_date")
-        flag = None if ir is None else str(ir.iris_flag).lower() == "true"
         rows.append({
             "session_id": sid,
             "date": "n/a" if d is None or pd.isna(d) else d.strftime("%Y-%m-%d"),
             "days": fmt_number(r.get("days_since_pml_onset"), ".0f"),
-            "stage": str(r.get("stage", "")), "stage_rule": str(r.get("stage_rule", "") or ""),
+            "stage": str(r.get("stage", "")), "stage_label": stage_label(r.get("stage", "")),
+            "stage_rule": str(r.get("stage_rule", "") or ""),
             "kps": fmt_number(r.get("kps"), ".0f"), "edss": fmt_number(r.get("edss"), ".1f"),
             "delta_kps": fmt_number(r.get("delta_kps"), "+.0f"), "delta_edss": fmt_number(r.get("delta_edss"), "+.1f"),
             "enhancing": {True: "yes", False: "no"}.get(r.get("lesion_enhancing"), "n/a")
             if not isinstance(r.get("lesion_enhancing"), str) else r.get("lesion_enhancing"),
-            "iris_flag": flag, "iris_score": None if ir is None else ir.iris_score,
-            "iris_reason": "" if ir is None else str(ir.reason),
+            "assessed": f is not None, "iris_flag": None if f is None else f[0],
+            "iris_score": None if f is None else f[1], "iris_reason": "" if f is None else f[2],
+            "gaps": [f"{voi}: {why}" for voi, why in gaps.get(sid, [])],
             "link": (exam_links or {}).get(sid),
         })
     return rows
 
 
 def render_timeline(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, *,
-                    ratios: Sequence[str] = _DEFAULT_RATIOS, exam_links: Mapping[str, str] | None = None) -> str:
+                    ratios: Sequence[str] | None = None, exam_links: Mapping[str, str] | None = None,
+                    stage_options: Any = None) -> str:
     """The timeline page as HTML text (see :func:`write_timeline`)."""
-    from pmlmrs.report._html import Page, fmt_number
+    from pmlmrs.report._html import STAGE_LABELS, Page, fmt_number
+    from pmlmrs.study.stages import StageOptions
 
+    o = stage_options or StageOptions()
     p = _as_dict(patient)
     pid = str(p.get("participant_id", "patient"))
     page = Page("patient.html.jinja", title=f"{pid} · timeline", subtitle="patient timeline")
-    fig = page.plotly(timeline_figure(p, exams, voxels, iris_df, ratios=ratios), div_id="timeline-figure")
+    fig = page.plotly(timeline_figure(p, exams, voxels, iris_df, ratios=ratios, stage_options=o),
+                      div_id="timeline-figure")
 
     def date(key: str) -> str:
         t = _ts(p.get(key))
@@ -246,14 +365,15 @@ def render_timeline(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     for key in ("sex", "age"):
         if key in p:
             facts.append((key, fmt_number(p.get(key), ".0f") if key == "age" else str(p.get(key))))
-    rows = _exam_rows(exams, p, iris_df, exam_links)
-    return page.render(participant_id=pid, facts=facts, figure=fig, exams=rows,
-                       stage_colours=STAGE_COLOURS)
+    rows = _exam_rows(exams, p, voxels, iris_df, exam_links)
+    return page.render(participant_id=pid, facts=facts, figure=fig, exams=rows, stage_colours=STAGE_COLOURS,
+                       stage_labels=STAGE_LABELS, onset_column=o.onset_column, early_months=o.early_months,
+                       late_months=o.late_months)
 
 
 def write_timeline(path: str | os.PathLike, patient: Any, exams: Any, voxels: Any, iris_df: Any = None, *,
-                   ratios: Sequence[str] = _DEFAULT_RATIOS, exam_links: Mapping[str, str] | None = None,
-                   force: bool = True) -> Path:
+                   ratios: Sequence[str] | None = None, exam_links: Mapping[str, str] | None = None,
+                   stage_options: Any = None, force: bool = True) -> Path:
     """Write the self-contained timeline page of one patient.
 
     Parameters
@@ -262,21 +382,27 @@ def write_timeline(path: str | os.PathLike, patient: Any, exams: Any, voxels: An
         The HTML file (DESIGN: ``sub-*/sub-*_timeline.html``).
     patient : dict or Series
         One row of the patients table (``participant_id, pml_onset, pml_diagnosis,
-        natalizumab_stop, iris_onset, iris_end, kps_pre, edss_pre``, dates as Timestamps/NaT).
+        natalizumab_stop, iris_onset, iris_end, kps_pre, edss_pre``, dates as Timestamps/NaT;
+        ``_date_flags`` as :func:`~pmlmrs.study.stages.assign_stage` reads it).
     exams : DataFrame
         The exams table (this patient's rows are selected by ``participant_id``).
     voxels : DataFrame
-        group/voxels.tsv (this patient's rows are selected).
+        group/voxels.tsv (this patient's rows are selected); failed voxels (``error``) and
+        ``qc_pass`` false are marked.
     iris_df : DataFrame, optional
-        The IRIS table (:func:`pmlmrs.stats.score_exams`); flags are marked on the exams.
-    ratios : sequence of str
-        Ratio columns drawn as trajectories.
+        The IRIS table (:func:`pmlmrs.stats.score_exams`); flags are marked on the exams, an n/a
+        flag as not evaluable.
+    ratios : sequence of str, optional
+        Ratio columns drawn (default: every summary.tsv ratio, :data:`pmlmrs.quant.RATIOS`).
     exam_links : mapping, optional
         ``{session_id: relative URL of the exam report}``.
+    stage_options : StageOptions, optional
+        The stage options of the run: the PML onset date (day 0) and the rules of the shading.
     force : bool
         Overwrite an existing file (WriteError otherwise).
     """
     from pmlmrs.report._html import write_html
 
-    html = render_timeline(patient, exams, voxels, iris_df, ratios=ratios, exam_links=exam_links)
+    html = render_timeline(patient, exams, voxels, iris_df, ratios=ratios, exam_links=exam_links,
+                           stage_options=stage_options)
     return write_html(html, path, force=force)
