@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -249,3 +250,44 @@ def test_inconsistent_patient_dates_leave_exams_unassigned(cohort, tmp_path):
     db.dispose()
     assert len(rows) == 3
     assert all(st == "unassigned" and review and "stage rules not applied" in rule for st, rule, review in rows)
+
+
+def test_failed_voxel_on_the_pages_and_no_reports_removes_stale_pages(cohort, tmp_path, caplog):
+    """A truncated lesion file: its exam page shows the read error (not "no file"), the cohort page
+    lists it; a later run with reports off deletes the pages of the earlier run (and only those)."""
+    out = tmp_path / "deriv"
+    bad = next(cohort.glob("sub-01/ses-01/mrs/*voi-lesion_svs.nii.gz"))
+    bad.write_bytes(bad.read_bytes()[:2000])
+    res = run_study(cohort, out, "all")
+    assert res.n_failed == 1
+    exam = (out / "sub-01" / "ses-01" / "sub-01_ses-01_report.html").read_text(encoding="utf-8")
+    assert "lesion: processing failed</span> — ReadError" in exam and "no spectrum for this exam" not in exam
+    page = (out / "group" / "report.html").read_text(encoding="utf-8")
+    problems = page[page.index('<section id="problems"'):page.index('<section id="describe"')]
+    assert "ReadError" in problems and "voxel recorded as failed" in problems
+    timeline = (out / "sub-01" / "sub-01_timeline.html").read_text(encoding="utf-8")
+    assert "voxel failed or missing" in timeline and "days since PML onset" in timeline
+
+    mine = out / "sub-01" / "my_notes.html"
+    mine.write_text("<html><body>not written by pmlmrs</body></html>", encoding="utf-8")
+    with caplog.at_level("INFO", logger="pmlmrs"):
+        run_study(cohort, out, "all", reports=False, force=True)
+    assert not (out / "group" / "report.html").exists() and not (out / "group" / "mrsinmrs.tsv").exists()
+    assert not list(out.glob("sub-*/sub-*_timeline.html")) and not list(out.glob("sub-*/ses-*/*_report.html"))
+    assert mine.exists() and (out / "group" / "voxels.tsv").exists()
+    assert re.search(r"removed \d+ report file\(s\) of an earlier run", caplog.text)
+
+
+def test_pages_follow_the_run_options(cohort, tmp_path):
+    """The exam pages highlight CRLBs at the run's QC threshold; the cohort MRSinMRS table names the basis
+    each voxel was fitted with and the QC rules actually applied; the run log is strict JSON."""
+    from pmlmrs.qc import QCOptions
+
+    out = tmp_path / "deriv"
+    res = run_study(cohort, out, "all", qc_options=QCOptions(crlb_max=7.0))
+    page = next(out.glob("sub-*/ses-*/sub-*_ses-*_report.html")).read_text()
+    assert "cells above 7 % are highlighted" in page and "above 20 %" not in page
+    mrs = read_tsv(out / "group" / "mrsinmrs.tsv").set_index("item")["value"]
+    assert "SHA-256" in mrs["Basis set"] and "bundled basis matched" not in mrs["Basis set"]
+    assert "CRLB > 7 %" in mrs["Data exclusion criteria"]
+    json.loads(res.files["run_log"].read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))

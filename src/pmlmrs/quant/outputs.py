@@ -323,8 +323,10 @@ def read_summary_tsv(path: str | os.PathLike) -> Any:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Plain JSON types: arrays → lists, NaN/inf → None, complex → [re, im], dataclasses → dicts."""
+    """Plain JSON types: arrays → lists, NaN/inf and pandas' NA/NaT → None, complex → [re, im],
+    dataclasses → dicts, dates → ISO 8601 text (so ``json.dumps(..., allow_nan=False)`` holds)."""
     import dataclasses
+    import datetime
 
     if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
@@ -347,6 +349,10 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(obj.real), to_jsonable(obj.imag)]
     if obj is None or isinstance(obj, str):
         return obj
+    if type(obj).__name__ in ("NAType", "NaTType"):
+        return None
+    if isinstance(obj, (datetime.date, datetime.time)):
+        return obj.isoformat()
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     return str(obj)

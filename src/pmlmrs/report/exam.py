@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,29 +118,63 @@ def _metabolite_table(ctxs: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]
 
 
 def _quotient_rows(quotients: Mapping[str, Any]) -> list[dict[str, Any]]:
+    from pmlmrs.report._html import detected, quotient_text
+
     rows = []
     for r in _RATIO_ORDER:
         if f"{r}_lesion" not in quotients and f"{r}_quotient" not in quotients:
             continue
+        le, nw, sd = (quotients.get(f"{r}_{k}") for k in ("lesion", "nawm", "nawm_sd"))
         rows.append({
             "ratio": r.replace("_", "/"),
-            "lesion": quotients.get(f"{r}_lesion"), "lesion_sd": quotients.get(f"{r}_lesion_sd"),
-            "nawm": quotients.get(f"{r}_nawm"), "nawm_sd": quotients.get(f"{r}_nawm_sd"),
-            "quotient": quotients.get(f"{r}_quotient"), "difference": quotients.get(f"{r}_difference"),
+            "lesion": le, "lesion_sd": quotients.get(f"{r}_lesion_sd"), "nawm": nw, "nawm_sd": sd,
+            "quotient": quotient_text(le, nw, sd, quotients.get(f"{r}_quotient"), r),
+            "not_detected": detected(nw, sd) is False, "difference": quotients.get(f"{r}_difference"),
         })
     return rows
 
 
-def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
-                 qc: Any = None) -> dict[str, Any]:
-    """The template context of the exam report (no figures)."""
+def _lipid_rise_text(q: Mapping[str, Any]) -> str:
+    """The lipid rise, n/a as the Lip/tCr quotient when it is that quotient and NAWM lipid is not detected."""
+    from pmlmrs.report._html import fmt_number, quotient_text
+
+    rise, quot = q.get("lipid_rise"), q.get("Lip_tCr_quotient")
+    if not _missing(rise) and not _missing(quot) and (rise == quot or math.isclose(float(rise), float(quot))):
+        return quotient_text(q.get("Lip_tCr_lesion"), q.get("Lip_tCr_nawm"), q.get("Lip_tCr_nawm_sd"), rise, "Lip_tCr")
+    return fmt_number(rise, ".3g")
+
+
+def _unavailable(vois: Sequence[str], failures: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """Why each VOI without a fit has none: its error (failed) or no spectrum."""
     from pmlmrs.report._html import voi_label
+
+    out = []
+    for voi in vois:
+        msg = (failures or {}).get(voi)
+        if _missing(msg) or not str(msg).strip():
+            out.append({"voi": voi_label(voi), "failed": False,
+                        "message": "no spectrum for this exam (no file in the dataset, or none given)"})
+        else:
+            out.append({"voi": voi_label(voi), "failed": True, "message": str(msg)})
+    return out
+
+
+def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
+                 qc: Any = None, failures: Mapping[str, Any] | None = None,
+                 crlb_max: float | None = None) -> dict[str, Any]:
+    """The template context of the exam report (no figures); *crlb_max*: the QC threshold used."""
+    from pmlmrs.report._html import (
+        DETECTION_SD,
+        iris_flag_value,
+        stage_label,
+        voi_label,
+    )
     from pmlmrs.report.fit_report import fit_context
 
     ex = _as_dict(exam)
     fits = {voi: fits[voi] for voi in _VOIS if fits and fits.get(voi) is not None} | {
         k: v for k, v in (fits or {}).items() if k not in _VOIS and v is not None}
-    ctxs = {voi: fit_context(res, voi=voi, name=f"{voi}") for voi, res in fits.items()}
+    ctxs = {voi: fit_context(res, voi=voi, name=f"{voi}", crlb_max=crlb_max) for voi, res in fits.items()}
     q = _as_dict(quotients)
     iris = _as_dict(iris_row)
     if isinstance(qc, Mapping):
@@ -150,30 +184,31 @@ def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris
     else:
         qc_by_voi = {voi: ctx["qc"] for voi, ctx in ctxs.items()}
     qc_pass = {voi: ctx["qc_pass"] for voi, ctx in ctxs.items()}
-    flag = iris.get("iris_flag")
-    if isinstance(flag, str):
-        flag = flag.strip().lower() == "true"
+    missing = [v for v in _VOIS if v not in ctxs]
+    stage = str(ex.get("stage", "unassigned"))
     return {
         "participant_id": str(ex.get("participant_id", "")),
         "session_id": str(ex.get("session_id", "")),
         "exam_fields": [(label, _fmt_delta(ex.get(key)) if key.startswith("delta_") else _fmt_value(ex.get(key)))
                         for key, label in _EXAM_FIELDS if key in ex],
-        "stage": str(ex.get("stage", "unassigned")),
+        "stage": stage, "stage_label": stage_label(stage),
         "stage_rule": "" if _missing(ex.get("stage_rule")) else str(ex.get("stage_rule")),
         "vois": list(ctxs),
         "voi_labels": {voi: voi_label(voi) for voi in ctxs},
-        "missing_vois": [v for v in _VOIS if v not in ctxs],
+        "missing_vois": missing,
+        "unavailable": _unavailable(missing, failures),
         "fit_summary": {voi: ctx["fit"] for voi, ctx in ctxs.items()},
         "units": {voi: ctx["units"] for voi, ctx in ctxs.items()},
         "metabolites": _metabolite_table(ctxs),
         "ratios_by_voi": {voi: ctx["ratios"] for voi, ctx in ctxs.items()},
         "quotients": _quotient_rows(q),
-        "lipid_rise": q.get("lipid_rise"),
+        "lipid_rise": _lipid_rise_text(q) if q else "n/a",
+        "detection_sd": DETECTION_SD,
         "qc": qc_by_voi,
         "qc_pass": qc_pass,
         "iris": {
             "present": bool(iris),
-            "flag": None if _missing(flag) else bool(flag),
+            "flag": iris_flag_value(iris.get("iris_flag")),
             "score": iris.get("iris_score"),
             "rule": iris.get("rule", ""),
             "reason": iris.get("reason", ""),
@@ -183,14 +218,15 @@ def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris
 
 
 def render_exam_report(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
-                       qc: Any = None, *, interactive: bool = False) -> str:
+                       qc: Any = None, *, failures: Mapping[str, Any] | None = None,
+                       crlb_max: float | None = None, interactive: bool = False) -> str:
     """The exam report as HTML text (see :func:`write_exam_report`)."""
     from pmlmrs.report._html import Page
     from pmlmrs.report.figures import fit_figure, fit_figure_plotly
 
-    ctx = exam_context(exam, fits, quotients, iris_row, qc)
+    ctx = exam_context(exam, fits, quotients, iris_row, qc, failures, crlb_max)
     title = f"{ctx['participant_id']} · {ctx['session_id']}"
-    subtitle = f"exam report · stage: {ctx['stage']}"
+    subtitle = f"exam report · stage: {ctx['stage_label']}"
     page = Page("exam.html.jinja", title=title, subtitle=subtitle)
     figures, interactive_divs = {}, {}
     for voi in ctx["vois"]:
@@ -203,8 +239,8 @@ def render_exam_report(exam: Any, fits: Mapping[str, Any], quotients: Any = None
 
 
 def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any], quotients: Any = None,
-                      iris_row: Any = None, qc: Any = None, *, interactive: bool = False,
-                      force: bool = True) -> Path:
+                      iris_row: Any = None, qc: Any = None, *, failures: Mapping[str, Any] | None = None,
+                      crlb_max: float | None = None, interactive: bool = False, force: bool = True) -> Path:
     """Write the self-contained HTML report of one exam.
 
     Parameters
@@ -224,6 +260,12 @@ def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any
     qc : optional
         QC items: ``{voi: items}`` or one list of items (QCItem, dicts or
         ``(level, name, message, fix)`` tuples); default: the items attached to each FitResult.
+    failures : dict, optional
+        ``{voi: error message}`` of voxels that could not be processed; shown, distinct from a
+        voxel that has no spectrum at all.
+    crlb_max : float, optional
+        The QC CRLB threshold (%) the run used: rows above it are highlighted (default: the one
+        recorded with the fits, else QCOptions').
     interactive : bool
         Add plotly versions of the fit figures (plotly.js inlined once, ≈ 4 MB).
     force : bool
@@ -231,6 +273,7 @@ def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any
     """
     from pmlmrs.report._html import write_html
 
-    html = render_exam_report(exam, fits, quotients, iris_row, qc, interactive=interactive)
+    html = render_exam_report(exam, fits, quotients, iris_row, qc, failures=failures, crlb_max=crlb_max,
+                              interactive=interactive)
     return write_html(html, path, force=force)
 

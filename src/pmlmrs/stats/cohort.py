@@ -20,29 +20,11 @@ from pmlmrs.stats.options import StatsOptions
 __all__ = ["CohortAnalysis", "analyse_cohort"]
 
 
-def _json_ready(o: Any) -> Any:
-    """*o* with non-finite floats (NaN, ±inf) as None and numpy/tuple containers as plain JSON
-    types: strict JSON has no NaN, and parsers other than Python's reject the bare token."""
-    import math
-
-    import numpy as np
-
-    if isinstance(o, dict):
-        return {k: _json_ready(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, np.ndarray)):
-        return [_json_ready(v) for v in (o.tolist() if isinstance(o, np.ndarray) else o)]
-    if isinstance(o, (np.bool_, np.integer, np.floating)):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if o is pd.NA or o is pd.NaT:
-        return None
-    return o
-
-
 def _dump_json(obj: Any) -> str:
     """Strict JSON (``null`` for missing numbers, ``allow_nan=False``); other objects as text."""
-    return json.dumps(_json_ready(obj), indent=2, allow_nan=False, default=str) + "\n"
+    from pmlmrs.quant.outputs import to_jsonable
+
+    return json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
 
 
 @dataclass(frozen=True)

@@ -137,12 +137,17 @@ def _log_quotient(les: pd.Series, nawm: pd.Series, clip: float) -> pd.Series:
 
 
 def _qc_failures(v: pd.DataFrame, voi: str, exams: pd.DataFrame) -> list[str]:
-    """Per row of *exams*: "" or the QC numbers of its *voi* voxel(s) whose ``qc_pass`` is false."""
+    """Per row of *exams*: "" or the QC numbers (or processing error) of its *voi* voxel(s) whose
+    ``qc_pass`` is false."""
     if "qc_pass" not in v.columns:
         return [""] * len(exams)
     bad = v[(v["voi"] == voi) & v["qc_pass"].eq(False).fillna(False).to_numpy(bool)]
     text: dict[tuple[str, str], str] = {}
     for r in bad.to_dict("records"):
+        error = str(r.get("error") or "").strip()
+        if error and error.lower() not in ("n/a", "nan"):
+            text[(r["participant_id"], r["session_id"])] = f"{voi} voxel could not be processed ({error[:120]})"
+            continue
         parts = [f"{label} {r[c]:{fmt}}" for c, label, fmt in
                  (("snr", "SNR", ".1f"), ("fwhm_ppm", "linewidth", ".3f"), ("fit_quality", "fit quality", ".2f"))
                  if c in r and np.isfinite(r[c])]

@@ -40,7 +40,7 @@ from typing import Any
 
 from pmlmrs._logging import logger
 from pmlmrs.errors import ConfigError, StudyError, WriteError, check_option
-from pmlmrs.quant.outputs import file_sha256, remove_outputs, source_sha256
+from pmlmrs.quant.outputs import input_record, remove_outputs, source_sha256, to_jsonable, tree_sha256
 from pmlmrs.study.bids import ExamInput, Study, VoxelInput, discover
 from pmlmrs.study.clinical import Problem
 from pmlmrs.study.stages import StageOptions, assign_stage
@@ -103,18 +103,6 @@ class RunResult:
 # ------------------------------------------------------------------------------------------------
 # settings and hashing
 # ------------------------------------------------------------------------------------------------
-def _sha256_tree(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (relative names and contents; caches skipped)."""
-    if path.is_file():
-        return file_sha256(path)
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*")
-                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"):
-        h.update(str(f.relative_to(path)).encode())
-        h.update(file_sha256(f).encode())
-    return h.hexdigest()
-
-
 #: Subpackages whose code decides a voxel's numbers (reading, preprocessing, the fit, quantification,
 #: QC): their source is part of the settings digest, so that a changed fitting engine refits.
 _ENGINE_PACKAGES = ("core", "io", "basis", "preprocess", "fit", "quant", "qc")
@@ -126,7 +114,7 @@ def engine_sha256() -> str:
     h = hashlib.sha256()
     for pkg in _ENGINE_PACKAGES + ("data",):
         h.update(pkg.encode())
-        h.update(_sha256_tree(root / pkg).encode())
+        h.update(tree_sha256(root / pkg).encode())
     return h.hexdigest()
 
 
@@ -290,6 +278,7 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
     water = load(v.ref_path) if v.ref_path is not None else None
     header = _header_info(metab, v.voi)
     basis = find_basis(metab, s.basis)
+    header["basis"] = input_record(basis.source)   # name and SHA-256, for the MRSinMRS table
     notes = check_compatible(metab, basis)  # before preprocessing: a wrong field fails clearly
     h = metab.header
     if s.basis is None and basis is _BASIS_CACHE.get(_simulated_key(metab)):
@@ -355,36 +344,27 @@ def _load_result(path: Path) -> Any:
         return pickle.load(fh)
 
 
-def _write_exam_report(task: tuple[str, dict[str, Any], dict[str, str], Any, Any]) -> str:
-    path, exam_row, fit_paths, quotients, iris_row = task
+def _write_exam_report(task: tuple[str, dict[str, Any], dict[str, str], Any, Any, dict[str, str], float]) -> str:
+    path, exam_row, fit_paths, quotients, iris_row, failures, crlb_max = task
     from pmlmrs.report.exam import write_exam_report
 
     fits = {voi: _load_result(Path(p)) for voi, p in fit_paths.items() if Path(p).exists()}
-    write_exam_report(path, exam_row, fits, quotients, iris_row, force=True)
+    write_exam_report(path, exam_row, fits, quotients, iris_row, failures=failures, crlb_max=crlb_max, force=True)
     return path
 
 
-def _write_timeline(task: tuple[str, dict[str, Any], Any, Any, Any, dict[str, str]]) -> str:
-    path, patient, exams, voxels, iris, links = task
+def _write_timeline(task: tuple[str, dict[str, Any], Any, Any, Any, dict[str, str], Any]) -> str:
+    path, patient, exams, voxels, iris, links, stage_options = task
     from pmlmrs.report.patient import write_timeline
 
-    write_timeline(path, patient, exams, voxels, iris, exam_links=links, force=True)
+    write_timeline(path, patient, exams, voxels, iris, exam_links=links, stage_options=stage_options,
+                   force=True)
     return path
 
 
 # ------------------------------------------------------------------------------------------------
 # tables
 # ------------------------------------------------------------------------------------------------
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (_dt.date, _dt.datetime)):
-        return o.isoformat()
-    if isinstance(o, Path):
-        return str(o)
-    if hasattr(o, "item"):
-        return o.item()
-    return str(o)
-
-
 # ------------------------------------------------------------------------------------------------
 # the orchestration
 # ------------------------------------------------------------------------------------------------
@@ -545,7 +525,7 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
         from pmlmrs.basis import bundled_basis_names
 
         if Path(basis_str).exists():
-            basis_sha = _sha256_tree(Path(basis_str))
+            basis_sha = tree_sha256(Path(basis_str))
             find_basis(None, basis_str)  # read once here: an unreadable basis stops the run, not every voxel
         elif basis_str not in bundled_basis_names():
             raise ConfigError(f"--basis {basis_str}: no such file or folder, and not a bundled basis "
@@ -569,7 +549,7 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
         inputs = {"bids_dir": str(bids.resolve()), "n_exams": len(study.exams),
                   "files": {k: {"svs": a, "ref": b} for k, (a, b) in hashes.items()}}
         run_id = db.start_run(level=level, bids_dir=str(bids.resolve()), out_dir=str(out.resolve()),
-                              options=json.loads(json.dumps(options_record, default=_json_default)),
+                              options=to_jsonable(options_record),
                               inputs=inputs, inputs_sha256=sha256_json(inputs), status="running",
                               problems=[p.to_dict() for p in study.problems])
         res.run_id = run_id
@@ -579,7 +559,7 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
                           "bids_dir": str(bids.resolve()), "out_dir": str(out.resolve()),
                           "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                           "settings_sha256": settings_sha,
-                          **json.loads(json.dumps(options_record, default=_json_default))}
+                          **to_jsonable(options_record)}
             _run(study, out, level, db, run_id, settings, settings_sha, hashes, so, stats_options, executor,
                  reports, progress, res, provenance)
             status = "ok" if res.n_failed == 0 else "partial"
@@ -610,7 +590,7 @@ def _write_run_json(out: Path, res: RunResult, options: dict[str, Any], study: S
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / f"run-{res.run_id:04d}_{res.level}.json"
-    path.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(to_jsonable(doc), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     res.files["run_log"] = path
 
 
@@ -737,7 +717,9 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
     # ---- reports --------------------------------------------------------------------------
     if reports:
         _reports(study, out, level, exam_rows, patients_df, exams_df, voxels_df, fit_paths, analysis,
-                 executor, progress, res, headers, provenance)
+                 executor, progress, res, headers, provenance, so)
+    else:
+        _remove_stale_reports(out, level)
 
 
 def _remove_outputs_of_removed(out: Path, gone: Mapping[str, Any]) -> None:
@@ -845,7 +827,7 @@ def _exam_report_path(out: Path, pid: str, sid: str) -> Path:
 def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]], patients: Any, exams: Any,
              voxels: Any, fit_paths: dict[str, dict[str, str]], analysis: Any, executor: Any,
              progress: ProgressCallback | None, res: RunResult, headers: list[dict[str, Any]],
-             provenance: dict[str, Any]) -> None:
+             provenance: dict[str, Any], stage_options: StageOptions) -> None:
     iris = analysis.iris if analysis is not None else None
     ln = analysis.lesion_nawm if analysis is not None else None
 
@@ -855,15 +837,18 @@ def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]
         m = df[(df["participant_id"].astype(str) == pid) & (df["session_id"].astype(str) == sid)]
         return None if m.empty else m.iloc[0].to_dict()
 
-    tasks = []
+    failures: dict[str, dict[str, str]] = {}  # exam key -> {voi: error} of voxels that could not be processed
+    if len(voxels) and "error" in voxels.columns:
+        for r in voxels[voxels["error"].fillna("").astype(str).str.strip().ne("")].to_dict("records"):
+            failures.setdefault(f"{r['participant_id']}/{r['session_id']}", {})[r["voi"]] = str(r["error"])
+    tasks = []  # every exam gets a page, also one whose voxels all failed or are missing
     for r in exam_rows:
         key = f"{r['participant_id']}/{r['session_id']}"
-        if key not in fit_paths:
-            continue
         exam_row = {c: r.get(c) for c in EXAM_COLUMNS}
         tasks.append((str(_exam_report_path(out, r["participant_id"], r["session_id"])), exam_row,
-                      fit_paths[key], row_of(ln, r["participant_id"], r["session_id"]),
-                      row_of(iris, r["participant_id"], r["session_id"])))
+                      fit_paths.get(key, {}), row_of(ln, r["participant_id"], r["session_id"]),
+                      row_of(iris, r["participant_id"], r["session_id"]), failures.get(key, {}),
+                      float(provenance["qc"].get("crlb_max", 20.0))))
     p_tasks = []
     if level in ("group", "all"):
         links = {}
@@ -874,8 +859,9 @@ def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]
             pid = prow["participant_id"]
             if not (exams["participant_id"] == pid).any():
                 continue
+            prow["_date_flags"] = study.patient(pid).get("_date_flags")  # the stage rules are not applied then
             p_tasks.append((str(out / pid / f"{pid}_timeline.html"), prow, exams[exams["participant_id"] == pid],
-                            voxels[voxels["participant_id"] == pid], iris, links.get(pid, {})))
+                            voxels[voxels["participant_id"] == pid], iris, links.get(pid, {}), stage_options))
     all_tasks = [("exam", t) for t in tasks] + [("timeline", t) for t in p_tasks]
     if all_tasks:
         done = [0]
@@ -895,15 +881,42 @@ def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]
         executor.map(_report_task, all_tasks, on_result=on_result)
         res.files["exam_reports"] = out
     if level in ("group", "all"):
-        _cohort_report(out, patients, exams, voxels, analysis, headers, provenance, res)
+        _cohort_report(out, patients, exams, voxels, analysis, headers, provenance, res, stage_options)
+
+
+def _remove_stale_reports(out: Path, level: str) -> None:
+    """With reports off, delete the pages earlier runs wrote at this level (exam reports; at the group
+    level also timelines, the cohort report and group/mrsinmrs.tsv): they would describe other results.
+    Only files pmlmrs wrote (its generator tag, or the checklist's header) inside OUT_DIR go."""
+    pages = list(out.glob("sub-*/ses-*/sub-*_ses-*_report.html"))
+    if level in ("group", "all"):
+        pages += list(out.glob("sub-*/sub-*_timeline.html")) + [out / "group" / "report.html"]
+
+    def head(p: Path) -> str:
+        try:
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                return fh.read(2000)
+        except OSError:
+            return ""
+
+    files = [p for p in pages if p.is_file() and '<meta name="generator" content="pmlmrs' in head(p)]
+    mrs = out / "group" / "mrsinmrs.tsv"
+    if level in ("group", "all") and mrs.is_file() and head(mrs).startswith("section\titem\tvalue\tsource"):
+        files.append(mrs)
+    n = remove_outputs(files, out)
+    if n:
+        shown = ", ".join(str(f.relative_to(out)) for f in files[:3]) + (", ..." if n > 3 else "")
+        logger.info("reports off (--no-reports): removed %d report file(s) of an earlier run, which may "
+                    "describe other results than the tables now written (%s)", n, shown)
 
 
 def _cohort_report(out: Path, patients: Any, exams: Any, voxels: Any, analysis: Any,
-                   headers: list[dict[str, Any]], provenance: dict[str, Any], res: RunResult) -> None:
+                   headers: list[dict[str, Any]], provenance: dict[str, Any], res: RunResult,
+                   stage_options: StageOptions) -> None:
     path = out / "group" / "report.html"
     try:
         from pmlmrs.report.cohort import write_cohort_report
-        from pmlmrs.report.mrsinmrs import checklist
+        from pmlmrs.report.mrsinmrs import analysis_settings, checklist
     except ImportError as exc:
         res.missing.append(f"cohort report: pmlmrs.report.cohort unavailable ({exc})")
         return
@@ -911,21 +924,16 @@ def _cohort_report(out: Path, patients: Any, exams: Any, voxels: Any, analysis: 
         res.missing.append("cohort report: no statistics (see the statistics error)")
         return
     try:
-        fit = provenance.get("fit", {})
-        settings = {
-            "analysis_software": f"pmlmrs {provenance.get('version', '')}",
-            "steps": "coil combination, alignment, outlier rejection and averaging (multi-transient data), "
-                     "eddy-current correction (with a water reference), HLSVD water removal; zero-order phase "
-                     "and frequency shift estimated in the fit",
-            "output_measure": "metabolite ratios to tCr and tNAA/tCho (and mM where a water reference exists)",
-            "basis_set": provenance.get("basis") or "bundled basis matched to field and echo time",
-            "baseline": f"{fit.get('baseline', 'spline')} baseline, Voigt lineshape per group",
-            "exclusion_criteria": "none (QC flags reported; CRLB > 20 %, FWHM > 0.1 ppm fail)",
-        }
+        bases = list({json.dumps(h["basis"], sort_keys=True): h["basis"] for h in headers if h.get("basis")}.values())
+        ws = voxels["water_scaled"].map(lambda v: str(v).lower() == "true") if "water_scaled" in voxels else None
+        settings = analysis_settings({**provenance, "stats": analysis.options}, version=provenance.get("version"),
+                                     basis=bases or provenance.get("basis"),
+                                     water_scaled=None if ws is None or 0 < ws.sum() < len(ws) else bool(ws.all()))
         mrs = checklist(headers, settings, voxels=voxels)
         write_cohort_report(path, voxels, exams, patients, analysis.stage_stats, analysis.correlations,
                             analysis.iris, analysis.iris_evaluation, analysis.longitudinal, mrs, provenance,
-                            options=analysis.options, force=True)
+                            options=analysis.options, problems=[p.to_dict() for p in res.problems],
+                            stage_options=stage_options, force=True)
         res.files["cohort_report"] = path
         mrs_path = out / "group" / "mrsinmrs.tsv"
         mrs.to_csv(mrs_path, sep="\t", index=False, na_rep="n/a")
