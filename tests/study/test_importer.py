@@ -44,3 +44,38 @@ def test_mapping_table_without_a_required_column_names_its_header(tmp_path):
     with pytest.raises(StudyError, match="lacks the 'participant_id' column; its header has 'file', 'participant'"):
         import_vendor(tmp_path, mapping, tmp_path / "bids")
     assert not (tmp_path / "bids").exists()
+
+
+@pytest.mark.shared
+def test_acq_time_from_the_file_header(tmp_path):
+    """Without acq_time in the mapping, the exam date comes from the header (SPAR scan_date, RDA,
+    DICOM), reported as a warning; a given acq_time wins; a header without one leaves it n/a."""
+    import shutil
+
+    from pmlmrs.io.acquisition_time import acquisition_time
+
+    invivo = shared_path("invivo")
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    for rel in ("philips_sdat/spant_phantom_press_te30/philips_spar_sdat_WS.SDAT",
+                "philips_sdat/spant_phantom_press_te30/philips_spar_sdat_WS.SPAR",
+                "siemens_rda/SVS_30.rda", "philips_sdat/osprey_press_te35/sub-01_PRESS_35_act.sdat",
+                "philips_sdat/osprey_press_te35/sub-01_PRESS_35_act.spar"):
+        shutil.copy(invivo / rel, vendor)
+    assert acquisition_time(invivo / "siemens_dicom" / "SVS_XA60.dcm")[0].isoformat() == "2025-01-16T16:42:08"
+    assert acquisition_time(invivo / "siemens_dicom" / "SVS_30.IMA")[0].isoformat() == "2016-04-29T12:15:12"
+    mapping = tmp_path / "map.tsv"
+    mapping.write_text("file\tparticipant_id\tsession_id\tvoi\tacq_time\n"
+                       "philips_spar_sdat_WS.SDAT\tsub-a\tses-1\tlesion\t\n"
+                       "SVS_30.rda\tsub-b\tses-1\tlesion\tn/a\n"
+                       "SVS_30.rda\tsub-b\tses-2\tlesion\t2016-05-02\n"
+                       "sub-01_PRESS_35_act.sdat\tsub-c\tses-1\tlesion\t\n")
+    res = import_vendor(vendor, mapping, tmp_path / "bids")
+    assert [p.level for p in res.problems] == ["warning", "warning"]
+    assert "acq_time 2009-06-16T10:32:45 taken from the file header (SPAR scan_date)" in res.problems[0].message
+    assert "(RDA SeriesDate/SeriesTime)" in res.problems[1].message
+    times = {sub: (tmp_path / "bids" / sub / f"{sub}_sessions.tsv").read_text().splitlines()[1:]
+             for sub in ("sub-a", "sub-b", "sub-c")}
+    assert times["sub-a"] == ["ses-1\t2009-06-16T10:32:45" + "\tn/a" * 3]
+    assert times["sub-b"][0].startswith("ses-1\t2016-04-29T12:15:13") and times["sub-b"][1].startswith("ses-2\t2016-05-02")
+    assert times["sub-c"][0].startswith("ses-1\tn/a")   # the SPAR has an empty scan_date

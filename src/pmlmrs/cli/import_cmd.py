@@ -16,7 +16,7 @@ __all__ = ["import_"]
 def import_(
     vendor_dir: Path = typer.Argument(..., help="Folder with the scanner files."),
     mapping: Path = typer.Argument(..., help="TSV: file, participant_id, session_id, voi [, ref_file, acq, "
-                                             "acq_time]."),
+                                             "acq_time] (without acq_time: from the file header where it has one)."),
     bids_dir: Path = typer.Argument(..., help="MRS-BIDS folder to create or extend."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing NIfTI-MRS files."),
     central_frequency: float = typer.Option(None, "--central-frequency", help="MHz, for files without it."),

@@ -6,7 +6,10 @@ The mapping table (TSV) has one row per water-suppressed spectrum::
     p1/scan1/svs_se_lesion.dat  sub-01        ses-01      lesion  p1/scan1/svs_ref.dat     press  2015-03-02
 
 ``file`` and ``ref_file`` are relative to VENDOR_DIR (``ref_file``, ``acq`` and ``acq_time`` are
-optional; ``sub-``/``ses-`` prefixes are added when missing). Every file is read with
+optional; ``sub-``/``ses-`` prefixes are added when missing). Without an ``acq_time`` the exam date
+and time are taken from the file's header where it has them
+(:func:`pmlmrs.io.acquisition_time.acquisition_time`: SPAR, RDA, DICOM), each one reported as a
+warning to check. Every file is read with
 :func:`pmlmrs.io.load` (any supported format; vendor formats go through spec2nii) and written with
 :func:`pmlmrs.io.save` as NIfTI-MRS under ``BIDS_DIR/sub-*/ses-*/mrs/``. ``dataset_description.json``,
 ``participants.tsv`` and ``sub-*_sessions.tsv`` are created or extended (clinical columns n/a, to
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pmlmrs.errors import PmlmrsError, StudyError
+from pmlmrs.io.acquisition_time import acquisition_time
 from pmlmrs.study.bids import VOIS
 from pmlmrs.study.clinical import PARTICIPANT_COLUMNS, Problem, parse_date
 
@@ -43,6 +47,11 @@ class ImportResult:
     bids_dir: Path
     written: list[Path]
     problems: list[Problem]
+
+
+def _given(value: Any) -> bool:
+    """Whether a mapping-table cell holds a value (not empty, not n/a)."""
+    return value is not None and str(value).strip().lower() not in ("", "n/a", "nan")
 
 
 def _label(value: str, prefix: str) -> str | None:
@@ -167,6 +176,7 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                 mpath, row=i, column="file"), pid, sid, voi, action="row skipped"))
             continue
         targets[stem] = i
+        given = str(r.get("acq_time")).strip()
         try:
             acq_time = parse_date(r.get("acq_time"), allow_time=True)
         except PmlmrsError as exc:
@@ -189,6 +199,13 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                 if not src.exists():
                     raise StudyError(f"{src} does not exist", mpath, row=i, column=column)
                 spec = _pseudonymise(load(src, **kw), src, vendor, dst.name)
+                if column == "file" and acq_time is None and not _given(r.get("acq_time")):
+                    acq_time, source = acquisition_time(src)
+                    if acq_time is not None:
+                        given = acq_time.isoformat()
+                        problems.append(Problem("warning", StudyError(
+                            f"acq_time {given} taken from the file header ({source})", mpath, row=i,
+                            column="acq_time"), pid, sid, voi, action="check it in sessions.tsv"))
                 mrs.mkdir(parents=True, exist_ok=True)
                 save(spec, dst, force=force)
                 written.append(dst)
@@ -200,7 +217,7 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                     break
         else:
             rec = sessions.setdefault(f"{pid}/{sid}", {"participant_id": pid, "session_id": sid})
-            given, old = str(r.get("acq_time")).strip(), rec.get("acq_time")
+            old = rec.get("acq_time")
             if acq_time is None:
                 pass
             elif old is not None and parse_date(old, allow_time=True) != acq_time:
