@@ -63,3 +63,32 @@ def test_mismatched_entities_and_not_a_folder(tiny_layout, rng, tmp_path):
     assert any("do not match its folder" in p.message for p in study.problems)
     with pytest.raises(StudyError, match="is not a folder"):
         discover(tmp_path / "nothing")
+
+
+def test_several_voxels_of_one_voi_are_all_kept(tiny_layout, rng):
+    """Two lesions with their own acq labels are two voxels; a second file with the same voi and acq
+    label stays a problem; keys without an acq label keep their old form."""
+    from pmlmrs.study.bids import acq_label, split_voxel_id, voxel_id
+
+    from .conftest import write_spectrum
+
+    mrs = tiny_layout / "sub-01" / "ses-01" / "mrs"
+    for acq in ("frontal", "parietal"):
+        write_spectrum(mrs / f"sub-01_ses-01_acq-{acq}_voi-lesion_svs.nii.gz", rng)
+    write_spectrum(mrs / "sub-01_ses-01_acq-frontal_voi-lesion_mrsref.nii.gz", rng)
+    write_spectrum(mrs / "sub-01_ses-01_acq-frontal_voi-lesion_svs.nii", rng)  # same voi and acq: skipped
+    write_spectrum(tiny_layout / "sub-03" / "ses-01" / "mrs" / "sub-03_ses-01_voi-lesion_svs.nii.gz", rng)
+    study = discover(tiny_layout)
+    e = next(x for x in study.exams if x.key == "sub-01/ses-01")
+    assert [v.id for v in e.voxels] == ["lesion:frontal", "lesion:parietal", "lesion:press", "nawm:press"]
+    assert e.voxel("lesion", "parietal").ref_path is None and e.voxel("lesion", "frontal").ref_path is not None
+    assert e.voxel("lesion", "frontal").key == "sub-01/ses-01/lesion:frontal"
+    assert next(x for x in study.exams if x.key == "sub-03/ses-01").voxels[0].key == "sub-03/ses-01/lesion"
+    assert len({v.key for v in study.voxels}) == len(study.voxels) == 8
+    msgs = [p.message for p in study.problems]
+    assert any("a second svs file for acq-frontal voi-lesion" in m for m in msgs), msgs
+    assert not any("more than one" in m for m in msgs), msgs
+    assert voxel_id("lesion", None) == "lesion" and split_voxel_id("lesion:frontal") == ("lesion", "frontal")
+    assert split_voxel_id("nawm") == ("nawm", None)
+    assert acq_label("sub-01_ses-01_acq-frontal_voi-lesion_svs") == "frontal"
+    assert acq_label("sub-01_ses-01_voi-lesion_svs.nii.gz") is None and acq_label(float("nan")) is None

@@ -48,9 +48,10 @@ def _row(value: float) -> dict:
             "qc_pass": True, "error": ""}
 
 
-def _voxel(db, s, exam, value: float, digest: str = "a" * 64):
+def _voxel(db, s, exam, value: float, digest: str = "a" * 64, acq: str | None = "press", voi: str = "lesion"):
     return db.replace_voxel(
-        s, exam, voi="lesion", acq="press", spectrum="sub-01_ses-01_voi-lesion_svs", path="/x.nii.gz",
+        s, exam, voi=voi, acq=acq, spectrum=f"sub-01_ses-01{'' if acq is None else '_acq-' + acq}_voi-{voi}_svs",
+        path="/x.nii.gz",
         ref_path=None, svs_sha256="b" * 64, ref_sha256=None, settings_sha256="c" * 64, input_sha256=digest,
         status="ok", error=None, header={"n_points": 512}, outputs={}, row=_row(value), qc_items=[])
 
@@ -71,7 +72,7 @@ def test_patient_exam_stage_and_voxel_rows(db_url):
         assert counts["clinical_score"] == 4  # KPS/EDSS before PML and at the exam
         assert counts["voxel"] == 1 and counts["fit_summary"] == 1
         with db.session() as s:
-            v = db.find_voxel(s, "sub-01", "ses-01", "lesion")
+            v = db.find_voxel(s, "sub-01", "ses-01", "lesion", "press")
             assert v.summary.tNAA_tCr == pytest.approx(2.0)
             assert db.summary_row(v)["NAA"] == 8.0
             names = {m.name: m for m in v.summary.measures}
@@ -96,7 +97,7 @@ def test_replace_voxel_is_atomic(db_url):
             _voxel(db, s, e, 6.0, digest="d" * 64)
             raise RuntimeError("crash between writes")
         with db.session() as s:
-            v = db.find_voxel(s, "sub-01", "ses-01", "lesion")
+            v = db.find_voxel(s, "sub-01", "ses-01", "lesion", "press")
             assert v.input_sha256 == "a" * 64 and db.summary_row(v)["NAA"] == 8.0
         # A completed replacement swaps every row.
         with db.session() as s:
@@ -121,16 +122,55 @@ def test_voxels_by_key_and_delete_missing(db_url):
         event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         with db.session() as s:
             by_key = db.voxels_by_key(s)
-            assert list(by_key) == [("sub-01", "ses-01", "lesion")]
-            v = by_key[("sub-01", "ses-01", "lesion")]
-            assert v is db.find_voxel(s, "sub-01", "ses-01", "lesion")
+            assert list(by_key) == [("sub-01", "ses-01", "lesion", "press")]
+            v = by_key[("sub-01", "ses-01", "lesion", "press")]
+            assert v is db.find_voxel(s, "sub-01", "ses-01", "lesion", "press")
             n = len(statements)
             assert db.summary_row(v)["NAA"] == 8.0 and len(statements) == n  # summary loaded up front
-            assert db.delete_missing(s, {("sub-01", "ses-01", "lesion")})["voxels"] == 0
+            assert db.delete_missing(s, {("sub-01", "ses-01", "lesion", "press")})["voxels"] == 0
             gone = db.delete_missing(s, set())
             assert gone["voxels"] == 1 and gone["exams"] == [("sub-01", "ses-01")] and gone["patients"] == ["sub-01"]
         c = db.counts()
         assert c["voxel"] == 0 and c["fit_measure"] == 0 and c["exam"] == 0 and c["patient"] == 0
+    finally:
+        db.dispose()
+
+
+def test_several_voxels_of_one_voi_per_exam(db_url):
+    """Voxels are keyed by (exam, voi, acq): two lesions live side by side, each replaced and deleted
+    on its own; a second voxel with the same voi and acq label (or the same voi and none) is refused."""
+    from sqlalchemy.exc import IntegrityError
+
+    db = open_database(db_url)
+    try:
+        with db.session() as s:
+            e = db.upsert_exam(s, db.upsert_patient(s, {"participant_id": "sub-01"}), {"session_id": "ses-01"})
+            exam_id = e.id
+            _voxel(db, s, e, 8.0, acq="frontal")
+            _voxel(db, s, e, 6.0, acq="parietal")
+            _voxel(db, s, e, 9.0, acq=None, voi="nawm")
+        with db.session() as s:
+            _voxel(db, s, s.get(Exam, exam_id), 7.0, acq="parietal", digest="d" * 64)  # replaces only parietal
+        with db.session() as s:
+            by_key = db.voxels_by_key(s)
+            assert set(by_key) == {("sub-01", "ses-01", "lesion", "frontal"), ("sub-01", "ses-01", "lesion", "parietal"),
+                                   ("sub-01", "ses-01", "nawm", None)}
+            assert db.summary_row(by_key[("sub-01", "ses-01", "lesion", "frontal")])["NAA"] == 8.0
+            assert db.summary_row(db.find_voxel(s, "sub-01", "ses-01", "lesion", "parietal"))["NAA"] == 7.0
+            assert db.find_voxel(s, "sub-01", "ses-01", "nawm").acq is None
+            assert db.find_voxel(s, "sub-01", "ses-01", "lesion") is None  # no lesion without an acq label
+        assert db.counts()["voxel"] == 3 and db.counts()["fit_summary"] == 3
+        for acq, voi in (("frontal", "lesion"), (None, "nawm")):
+            with pytest.raises(IntegrityError), db.session() as s:
+                s.add(Voxel(exam_id=exam_id, voi=voi, acq=acq, spectrum="x", path="x", svs_sha256="b" * 64,
+                            settings_sha256="c" * 64, input_sha256="a" * 64, status="ok", header={}, outputs={}))
+        with db.session() as s:
+            gone = db.delete_missing(s, {("sub-01", "ses-01", "lesion", "frontal"), ("sub-01", "ses-01", "nawm", None)})
+            assert gone["voxels"] == 1 and gone["exams"] == [] and gone["patients"] == []
+        with db.session() as s:
+            assert set(db.voxels_by_key(s)) == {("sub-01", "ses-01", "lesion", "frontal"),
+                                                ("sub-01", "ses-01", "nawm", None)}
+        assert db.counts()["fit_summary"] == 2
     finally:
         db.dispose()
 

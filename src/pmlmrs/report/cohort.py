@@ -5,6 +5,11 @@ scatter data are read back from the voxels/exams tables with the same functions 
 used; the page leaves out lesion/NAWM quotients whose NAWM denominator is not detected, see
 :func:`pmlmrs.report._html.quotient_text`). Self-contained: plotly.js inlined once, no external
 resources. Pseudonymous IDs only.
+
+Counts are by voxel (an exam with two lesion voxels, ``acq-frontal`` and ``acq-parietal``, counts
+two lesion voxels, and each voxel without a usable result is listed with its acq label); medians,
+tests, plots and IRIS are per exam (or patient), an exam's lesion value being the mean of its
+lesion voxels, as :func:`pmlmrs.stats.lesion_nawm_table` defines it.
 """
 
 from __future__ import annotations
@@ -299,17 +304,26 @@ def _median_range_table(table: Any, ratios: Sequence[str], stages: Sequence[str]
 
 
 def _voxel_status(voxels: Any, exams: Any) -> list[dict[str, str]]:
-    """Voxels without a usable result: failed (their error), missing (exam without that VOI; needs
-    *exams*) and processed but failing QC (with SNR and linewidth)."""
-    from pmlmrs.report._html import fmt_number
+    """Voxels without a usable result, one row per voxel: failed (their error), missing (exam without
+    that VOI; needs *exams*) and processed but failing QC (with SNR and linewidth). ``voi`` is the
+    VOI, ``voxel`` its label with the acq label of the ``spectrum`` where the exam has several
+    voxels of that VOI (``lesion (frontal)``)."""
+    from collections import Counter
+
+    from pmlmrs.report._html import fmt_number, voi_label
+    from pmlmrs.study.bids import acq_label
 
     out = []
     have = set()
-    for r in _records(voxels):
+    records = _records(voxels)
+    n = Counter((str(r["participant_id"]), str(r["session_id"]), str(r["voi"]).lower()) for r in records)
+    for r in records:
         key = (str(r["participant_id"]), str(r["session_id"]), str(r["voi"]).lower())
         have.add(key)
         err = r.get("error")
-        base = {"participant_id": key[0], "session_id": key[1], "voi": key[2], "stage": str(r.get("stage", ""))}
+        acq = acq_label(r.get("spectrum")) if n[key] > 1 else None
+        base = {"participant_id": key[0], "session_id": key[1], "voi": key[2], "stage": str(r.get("stage", "")),
+                "voxel": voi_label(key[2]) + (f" ({acq})" if acq else "")}
         if isinstance(err, str) and err.strip() and err.strip().lower() not in ("n/a", "nan"):
             out.append({**base, "status": "failed", "message": err.strip()})
         elif str(r.get("qc_pass", "")).strip().lower() == "false":
@@ -322,10 +336,10 @@ def _voxel_status(voxels: Any, exams: Any) -> list[dict[str, str]]:
         for voi in ("lesion", "nawm"):
             if (str(e["participant_id"]), str(e["session_id"]), voi) not in have:
                 out.append({"participant_id": str(e["participant_id"]), "session_id": str(e["session_id"]), "voi": voi,
-                            "stage": str(e.get("stage", "")), "status": "missing",
+                            "voxel": voi_label(voi), "stage": str(e.get("stage", "")), "status": "missing",
                             "message": "no spectrum for this VOI"})
     order = {"failed": 0, "missing": 1, "failed QC": 2}
-    return sorted(out, key=lambda r: (order[r["status"]], r["participant_id"], r["session_id"], r["voi"]))
+    return sorted(out, key=lambda r: (order[r["status"]], r["participant_id"], r["session_id"], r["voxel"]))
 
 
 def _count_rows(counts: Any, status: list[dict[str, str]]) -> list[dict[str, Any]]:

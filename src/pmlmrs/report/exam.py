@@ -1,14 +1,20 @@
-"""The per-exam report: lesion and NAWM fits side by side, metabolites, quotients, QC, stage, IRIS.
+"""The per-exam report: every voxel's fit side by side, metabolites, quotients, QC, stage, IRIS.
 
 Built only from results (FitResults, a row of :func:`pmlmrs.stats.lesion_nawm_table`, a row of
 the IRIS table, QC items): nothing is refitted or recomputed. Pseudonymous IDs only.
+
+Voxels are named by :func:`pmlmrs.study.bids.voxel_id` (``lesion``, ``nawm``, ``lesion:frontal``)
+and labelled by their voi, with the acq label where the exam has several voxels of that voi
+(``lesion (frontal)``). Quotients and the IRIS alert are per exam: with several lesion voxels they
+use their mean (SD of the mean), as the statistics do; the page says so.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -144,37 +150,74 @@ def _lipid_rise_text(q: Mapping[str, Any]) -> str:
     return fmt_number(rise, ".3g")
 
 
-def _unavailable(vois: Sequence[str], failures: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    """Why each VOI without a fit has none: its error (failed) or no spectrum."""
-    from pmlmrs.report._html import voi_label
+def _order(vid: str) -> tuple[int, str, str]:
+    """Sort key of a voxel id: lesion voxels, then NAWM, then others; by acq label within a voi."""
+    from pmlmrs.study.bids import split_voxel_id
 
-    out = []
-    for voi in vois:
-        msg = (failures or {}).get(voi)
-        if _missing(msg) or not str(msg).strip():
-            out.append({"voi": voi_label(voi), "failed": False,
-                        "message": "no spectrum for this exam (no file in the dataset, or none given)"})
-        else:
-            out.append({"voi": voi_label(voi), "failed": True, "message": str(msg)})
+    voi, acq = split_voxel_id(vid)
+    return (_VOIS.index(voi) if voi in _VOIS else len(_VOIS), voi, acq or "")
+
+
+def _labels(ids: Iterable[str]) -> dict[str, str]:
+    """Display label of each voxel id: ``lesion``, ``NAWM``, and ``lesion (frontal)`` where the exam
+    has several voxels of that voi."""
+    from pmlmrs.report._html import voi_label
+    from pmlmrs.study.bids import split_voxel_id
+
+    ids = sorted(ids, key=_order)
+    per_voi = Counter(split_voxel_id(i)[0] for i in ids)
+    out = {}
+    for i in ids:
+        voi, acq = split_voxel_id(i)
+        out[i] = voi_label(voi) + (f" ({acq})" if acq is not None and per_voi[voi] > 1 else "")
     return out
+
+
+def _unavailable(fitted: Iterable[str], failed: Mapping[str, str], labels: Mapping[str, str]
+                 ) -> list[dict[str, str]]:
+    """The voxels without a fit: each failed one with its error, and each VOI without any voxel."""
+    from pmlmrs.report._html import voi_label
+    from pmlmrs.study.bids import split_voxel_id
+
+    have = {split_voxel_id(i)[0] for i in [*fitted, *failed]}
+    rows = [(_order(i), {"voi": labels[i], "failed": True, "message": m}) for i, m in failed.items()]
+    rows += [(_order(voi), {"voi": voi_label(voi), "failed": False,
+                            "message": "no spectrum for this exam (no file in the dataset, or none given)"})
+             for voi in _VOIS if voi not in have]
+    return [r for _, r in sorted(rows, key=lambda kr: kr[0])]
+
+
+def _mean_notes(ids: Iterable[str]) -> list[str]:
+    """One sentence per VOI with several voxels: its exam values are their mean."""
+    from pmlmrs.report._html import voi_label
+    from pmlmrs.study.bids import split_voxel_id
+
+    per: dict[str, list[str]] = {}
+    for i in sorted(ids, key=_order):
+        voi, acq = split_voxel_id(i)
+        per.setdefault(voi, []).append(acq or "no acq label")
+    return [f"This exam has {len(acqs)} {voi_label(voi)} voxels ({', '.join(acqs)}): its {voi_label(voi)} values "
+            "here and for the IRIS alert are their mean (SD of the mean from the CRLBs; a voxel that failed has no "
+            "value), as in the statistics (one value per exam)." for voi, acqs in per.items() if len(acqs) > 1]
 
 
 def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
                  qc: Any = None, failures: Mapping[str, Any] | None = None,
                  crlb_max: float | None = None) -> dict[str, Any]:
-    """The template context of the exam report (no figures); *crlb_max*: the QC threshold used."""
-    from pmlmrs.report._html import (
-        DETECTION_SD,
-        iris_flag_value,
-        stage_label,
-        voi_label,
-    )
+    """The template context of the exam report (no figures); *crlb_max*: the QC threshold used.
+
+    *fits* and *failures* are keyed by voxel id (``lesion``, ``nawm``, ``lesion:frontal``); the
+    context's ``vois`` lists the fitted voxel ids in page order, ``voi_labels`` their labels."""
+    from pmlmrs.report._html import DETECTION_SD, iris_flag_value, stage_label
     from pmlmrs.report.fit_report import fit_context
+    from pmlmrs.study.bids import split_voxel_id
 
     ex = _as_dict(exam)
-    fits = {voi: fits[voi] for voi in _VOIS if fits and fits.get(voi) is not None} | {
-        k: v for k, v in (fits or {}).items() if k not in _VOIS and v is not None}
-    ctxs = {voi: fit_context(res, voi=voi, name=f"{voi}", crlb_max=crlb_max) for voi, res in fits.items()}
+    fitted = sorted((k for k, v in (fits or {}).items() if v is not None), key=_order)
+    failed = {k: str(m).strip() for k, m in (failures or {}).items()
+              if k not in fitted and not _missing(m) and str(m).strip()}
+    labels = _labels([*fitted, *failed])
+    ctxs = {k: fit_context(fits[k], voi=split_voxel_id(k)[0], name=labels[k], crlb_max=crlb_max) for k in fitted}
     q = _as_dict(quotients)
     iris = _as_dict(iris_row)
     if isinstance(qc, Mapping):
@@ -184,7 +227,7 @@ def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris
     else:
         qc_by_voi = {voi: ctx["qc"] for voi, ctx in ctxs.items()}
     qc_pass = {voi: ctx["qc_pass"] for voi, ctx in ctxs.items()}
-    missing = [v for v in _VOIS if v not in ctxs]
+    missing = [v for v in _VOIS if all(split_voxel_id(k)[0] != v for k in ctxs)]
     stage = str(ex.get("stage", "unassigned"))
     return {
         "participant_id": str(ex.get("participant_id", "")),
@@ -194,9 +237,10 @@ def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris
         "stage": stage, "stage_label": stage_label(stage),
         "stage_rule": "" if _missing(ex.get("stage_rule")) else str(ex.get("stage_rule")),
         "vois": list(ctxs),
-        "voi_labels": {voi: voi_label(voi) for voi in ctxs},
+        "voi_labels": labels,
         "missing_vois": missing,
-        "unavailable": _unavailable(missing, failures),
+        "unavailable": _unavailable(fitted, failed, labels),
+        "mean_notes": _mean_notes([*fitted, *failed]),
         "fit_summary": {voi: ctx["fit"] for voi, ctx in ctxs.items()},
         "units": {voi: ctx["units"] for voi, ctx in ctxs.items()},
         "metabolites": _metabolite_table(ctxs),
@@ -251,17 +295,19 @@ def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any
         One row of the exams table (``participant_id, session_id, acq_time, stage, stage_rule,
         days_since_pml_onset, kps, edss, delta_kps, delta_edss, lesion_enhancing``).
     fits : dict
-        ``{"lesion": FitResult, "nawm": FitResult}`` (a missing or None voxel is reported as such).
+        ``{voxel id: FitResult}``: ``{"lesion": ..., "nawm": ...}``, or with several voxels of a voi
+        their ids with the acq label (``{"lesion:frontal": ..., "lesion:parietal": ..., "nawm": ...}``,
+        :func:`pmlmrs.study.bids.voxel_id`); a VOI without any voxel, or None, is reported as such.
     quotients : dict or Series, optional
         The exam's row of :func:`pmlmrs.stats.lesion_nawm_table` (lesion, NAWM, quotient,
         difference per ratio).
     iris_row : dict or Series, optional
         The exam's row of the IRIS table (:func:`pmlmrs.stats.score_exams`).
     qc : optional
-        QC items: ``{voi: items}`` or one list of items (QCItem, dicts or
+        QC items: ``{voxel id: items}`` or one list of items (QCItem, dicts or
         ``(level, name, message, fix)`` tuples); default: the items attached to each FitResult.
     failures : dict, optional
-        ``{voi: error message}`` of voxels that could not be processed; shown, distinct from a
+        ``{voxel id: error message}`` of voxels that could not be processed; shown, distinct from a
         voxel that has no spectrum at all.
     crlb_max : float, optional
         The QC CRLB threshold (%) the run used: rows above it are highlighted (default: the one

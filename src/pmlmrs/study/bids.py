@@ -11,6 +11,10 @@
 :func:`discover` never raises for a problem in the data: it collects :class:`Problem`\\ s (unknown voi
 labels, a missing NAWM voxel, sessions without spectra, spectra without a sessions.tsv row, bad
 clinical values) and returns everything that can be processed. Only a missing BIDS folder raises.
+
+A session may hold several voxels of one voi, told apart by their acq label (two lesions:
+``acq-frontal`` and ``acq-parietal``): every (voi, acq) voxel is kept. Two files with the same voi,
+acq label and suffix are a problem (the second is skipped).
 """
 
 from __future__ import annotations
@@ -27,12 +31,32 @@ from pmlmrs.study.clinical import Problem, read_participants, read_sessions
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["VOIS", "VoxelInput", "ExamInput", "Study", "discover", "parse_entities"]
+__all__ = ["VOIS", "VoxelInput", "ExamInput", "Study", "discover", "parse_entities", "voxel_id", "split_voxel_id",
+           "acq_label"]
 
 #: voi labels of the study.
 VOIS: tuple[str, ...] = ("lesion", "nawm")
 _SUFFIXES = ("svs", "mrsref")
 _EXT_RE = re.compile(r"\.nii(\.gz)?$")
+_ACQ_RE = re.compile(r"(?:^|_)acq-([^_]+)(?=_|$)")
+
+
+def voxel_id(voi: str, acq: str | None) -> str:
+    """The name of a voxel within its exam: ``lesion`` without an acq label, ``lesion:frontal`` with one."""
+    return voi if acq is None else f"{voi}:{acq}"
+
+
+def split_voxel_id(vid: str) -> tuple[str, str | None]:
+    """``"lesion:frontal"`` -> ``("lesion", "frontal")``; ``"nawm"`` -> ``("nawm", None)``."""
+    voi, sep, acq = str(vid).partition(":")
+    return voi, (acq if sep else None)
+
+
+def acq_label(spectrum: object) -> str | None:
+    """The acq label of a spectrum name or file name (``sub-01_ses-01_acq-frontal_voi-lesion_svs`` ->
+    ``frontal``), None without one (voxels.tsv has no acq column: its ``spectrum`` tells voxels apart)."""
+    m = _ACQ_RE.search(_EXT_RE.sub("", str(spectrum))) if isinstance(spectrum, str) else None
+    return m.group(1) if m else None
 
 
 def parse_entities(name: str) -> tuple[dict[str, str], str] | None:
@@ -63,7 +87,8 @@ class VoxelInput:
         ``sub-<id>``, ``ses-<s>``.
     voi : {"lesion", "nawm"}
     acq : str or None
-        The acq label.
+        The acq label: an exam may have several voxels of one voi (e.g. two lesions, ``acq-frontal``
+        and ``acq-parietal``); (voi, acq) is unique within an exam.
     path : Path
         The water-suppressed ``_svs`` file.
     ref_path : Path or None
@@ -78,9 +103,14 @@ class VoxelInput:
     ref_path: Path | None = None
 
     @property
+    def id(self) -> str:
+        """The voxel's name within its exam (:func:`voxel_id`): ``lesion`` or ``lesion:frontal``."""
+        return voxel_id(self.voi, self.acq)
+
+    @property
     def key(self) -> str:
-        """``sub-01/ses-01/lesion``: unique in a study."""
-        return f"{self.participant_id}/{self.session_id}/{self.voi}"
+        """``sub-01/ses-01/lesion`` (no acq label) or ``sub-01/ses-01/lesion:frontal``: unique in a study."""
+        return f"{self.participant_id}/{self.session_id}/{self.id}"
 
     @property
     def name(self) -> str:
@@ -107,10 +137,11 @@ class ExamInput:
         """``sub-01/ses-01``."""
         return f"{self.participant_id}/{self.session_id}"
 
-    def voxel(self, voi: str) -> VoxelInput | None:
-        """The voxel with that voi label, if any."""
+    def voxel(self, voi: str, acq: Any = ...) -> VoxelInput | None:
+        """The first voxel with that voi label (and that acq label when *acq* is given; None is a
+        voxel without one), if any."""
         for v in self.voxels:
-            if v.voi == voi:
+            if v.voi == voi and (acq is ... or v.acq == acq):
                 return v
         return None
 
@@ -149,7 +180,12 @@ class Study:
         return {} if rows.empty else rows.iloc[0].to_dict()
 
 
+def _describe(voi: str, acq: str | None) -> str:
+    return f"voi-{voi}" if acq is None else f"acq-{acq} voi-{voi}"
+
+
 def _voxel_files(mrs_dir: Path, pid: str, sid: str, problems: list[Problem]) -> list[VoxelInput]:
+    """Every (voi, acq) voxel of one session folder, sorted by voi then acq label."""
     found: dict[tuple[str, str | None], dict[str, Path]] = {}
     for f in sorted(mrs_dir.iterdir()):
         if not f.is_file() or f.name.startswith("."):
@@ -180,26 +216,18 @@ def _voxel_files(mrs_dir: Path, pid: str, sid: str, problems: list[Problem]) -> 
         slot = found.setdefault(key, {})
         if suffix in slot:
             problems.append(Problem("error", StudyError(
-                f"a second {suffix} file for voi-{voi} (the first is {slot[suffix].name})", f), voi=voi.lower(),
-                action="file skipped", **where))
+                f"a second {suffix} file for {_describe(*key)} (the first is {slot[suffix].name})", f),
+                voi=voi.lower(), action="file skipped", **where))
             continue
         slot[suffix] = f
     voxels: list[VoxelInput] = []
-    by_voi: dict[str, VoxelInput] = {}
     for (voi, acq), slot in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         if "svs" not in slot:
             problems.append(Problem("warning", StudyError(
-                f"water reference without a water-suppressed _svs file for voi-{voi}", slot["mrsref"]),
+                f"water reference without a water-suppressed _svs file for {_describe(voi, acq)}", slot["mrsref"]),
                 participant_id=pid, session_id=sid, voi=voi, action="file ignored"))
             continue
-        v = VoxelInput(pid, sid, voi, acq, slot["svs"], slot.get("mrsref"))
-        if voi in by_voi:
-            problems.append(Problem("warning", StudyError(
-                f"more than one voi-{voi} spectrum (acq labels {by_voi[voi].acq!r} and {acq!r}); the first is "
-                "used", v.path), participant_id=pid, session_id=sid, voi=voi, action="file skipped"))
-            continue
-        by_voi[voi] = v
-        voxels.append(v)
+        voxels.append(VoxelInput(pid, sid, voi, acq, slot["svs"], slot.get("mrsref")))
     return voxels
 
 

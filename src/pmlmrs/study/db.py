@@ -1,6 +1,6 @@
 """The study database: SQLAlchemy 2.0 ORM models, opening with Alembic migrations, idempotent writes.
 
-Tables (see the Alembic revision ``0001_initial`` in :mod:`pmlmrs.study.migrations`):
+Tables (see the Alembic revisions ``0001_initial`` and ``0002_voxel_acq`` in :mod:`pmlmrs.study.migrations`):
 
 ============== =====================================================================================
 run            one ``pmlmrs run``: software version, options, input summary, start/end, counts, status
@@ -8,7 +8,8 @@ patient        pseudonymous participant_id, sex, age, the PML/IRIS/natalizumab d
 exam           one session: date, KPS, EDSS, enhancement, explicit stage, days since onset, deltas
 clinical_score one KPS or EDSS value (before PML or at an exam), tidy
 stage          the stage of an exam with its rule text, the inputs (JSON) and the stage options
-voxel          one spectrum: voi, acq, paths, SHA-256 of the files and of the fit settings, status
+voxel          one spectrum: voi, acq, paths, SHA-256 of the files and of the fit settings, status;
+               unique per (exam, voi, acq): an exam may have several lesion voxels (acq labels)
 fit_summary    the summary.tsv row of a voxel: QC columns and ratios as columns, every value (JSON)
 fit_measure    tidy amplitudes / combinations / ratios with CRLB (%) or SD, one row per measure
 ============== =====================================================================================
@@ -38,6 +39,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -45,6 +47,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
@@ -203,10 +206,18 @@ class Stage(Base):
 
 
 class Voxel(Base):
-    """One spectrum of an exam, with the content hashes that decide whether it is refitted."""
+    """One spectrum of an exam, with the content hashes that decide whether it is refitted.
+
+    (exam, voi, acq) is unique; as NULLs never collide in a UNIQUE constraint, a partial unique index
+    keeps (exam, voi) unique among the voxels without an acq label.
+    """
 
     __tablename__ = "voxel"
-    __table_args__ = (UniqueConstraint("exam_id", "voi", name="uq_voxel_voi"),)
+    __table_args__ = (
+        UniqueConstraint("exam_id", "voi", "acq", name="uq_voxel_voi_acq"),
+        Index("uq_voxel_voi_noacq", "exam_id", "voi", unique=True, sqlite_where=text("acq IS NULL"),
+              postgresql_where=text("acq IS NULL")),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
     voi: Mapped[str] = mapped_column(String(16))
@@ -282,15 +293,30 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _upgrade(engine: Engine, revision: str = "head") -> None:
+    """``alembic upgrade`` on one connection. On SQLite the foreign keys are off meanwhile: a batch
+    migration drops and recreates a table, and that DROP would fire ON DELETE CASCADE on the rows
+    referring to it (a voxel's fit_summary and fit_measure rows); it ends with a foreign key check."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:  # a no-op inside a transaction: set before it begins
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise StudyError("the migrated database fails its foreign key check (nothing committed)")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def _float(v: Any) -> float | None:
@@ -327,6 +353,11 @@ def _row_value(v: Any) -> Any:
     if v == "-inf":
         return -math.inf
     return v
+
+
+def _acq_is(acq: str | None) -> Any:
+    """``voxel.acq = acq``, or ``IS NULL`` for no acq label."""
+    return Voxel.acq.is_(None) if acq is None else Voxel.acq == acq
 
 
 def _keyed_voxels() -> Any:
@@ -455,16 +486,20 @@ class Database:
         return st
 
     # ---- voxels -------------------------------------------------------------------------------
-    def find_voxel(self, s: Session, participant_id: str, session_id: str, voi: str) -> Voxel | None:
-        """The stored voxel of (participant, session, voi), if any."""
+    def find_voxel(self, s: Session, participant_id: str, session_id: str, voi: str,
+                   acq: str | None = None) -> Voxel | None:
+        """The stored voxel of (participant, session, voi, acq), if any (``acq=None``: the voxel
+        without an acq label)."""
         q = (select(Voxel).join(Exam).join(Patient)
-             .where(Patient.participant_id == participant_id, Exam.session_id == session_id, Voxel.voi == voi))
+             .where(Patient.participant_id == participant_id, Exam.session_id == session_id, Voxel.voi == voi,
+                    _acq_is(acq)))
         return s.scalars(q).one_or_none()
 
-    def voxels_by_key(self, s: Session) -> dict[tuple[str, str, str], Voxel]:
-        """Every stored voxel by (participant, session, voi), its fit summary loaded (two queries in all)."""
+    def voxels_by_key(self, s: Session) -> dict[tuple[str, str, str, str | None], Voxel]:
+        """Every stored voxel by (participant, session, voi, acq), its fit summary loaded (two queries
+        in all)."""
         q = _keyed_voxels().options(selectinload(Voxel.summary))
-        return {(pid, sid, v.voi): v for v, pid, sid in s.execute(q)}
+        return {(pid, sid, v.voi, v.acq): v for v, pid, sid in s.execute(q)}
 
     def replace_voxel(self, s: Session, exam: Exam, *, voi: str, acq: str | None, spectrum: str, path: str,
                       ref_path: str | None, svs_sha256: str, ref_sha256: str | None, settings_sha256: str,
@@ -472,8 +507,9 @@ class Database:
                       outputs: Mapping[str, Any], row: Mapping[str, Any] | None,
                       columns: list[str] | None = None, qc_items: list[Any] | None = None,
                       water_scaled: bool = False, run_id: int | None = None) -> Voxel:
-        """Replace every row of one voxel (voxel, fit_summary, fit_measure) inside session *s*."""
-        old = s.scalars(select(Voxel).where(Voxel.exam_id == exam.id, Voxel.voi == voi)).one_or_none()
+        """Replace every row of one voxel, (exam, voi, acq) (voxel, fit_summary, fit_measure), inside
+        session *s*."""
+        old = s.scalars(select(Voxel).where(Voxel.exam_id == exam.id, Voxel.voi == voi, _acq_is(acq))).one_or_none()
         if old is not None:
             s.delete(old)
             s.flush()
@@ -512,9 +548,10 @@ class Database:
         cols = voxel.summary.columns or list(row)
         return {c: _row_value(row.get(c)) for c in cols}
 
-    def delete_missing(self, s: Session, keep: set[tuple[str, str, str]]) -> dict[str, Any]:
-        """Delete the voxels whose (participant, session, voi) is not in *keep*, then the exams and
-        patients left without any kept voxel (a subject or session removed from the dataset).
+    def delete_missing(self, s: Session, keep: set[tuple[str, str, str, str | None]]) -> dict[str, Any]:
+        """Delete the voxels whose (participant, session, voi, acq) is not in *keep* (a file removed
+        from the dataset), then the exams and patients left without any kept voxel (a subject or
+        session removed).
 
         Returns
         -------
@@ -522,13 +559,13 @@ class Database:
             ``voxels`` (count), ``outputs`` (the deleted voxels' output paths, relative to the
             output folder), ``exams`` ((participant, session) pairs) and ``patients`` (ids) deleted.
         """
-        gone = [(v, pid, sid) for v, pid, sid in s.execute(_keyed_voxels()) if (pid, sid, v.voi) not in keep]
+        gone = [(v, pid, sid) for v, pid, sid in s.execute(_keyed_voxels()) if (pid, sid, v.voi, v.acq) not in keep]
         outputs = [str(p) for v, _, _ in gone for p in (v.outputs or {}).values()]
         for v, _, _ in gone:
             s.delete(v)
         s.flush()
-        kept_exams = {(pid, sid) for pid, sid, _ in keep}
-        kept_patients = {pid for pid, _, _ in keep}
+        kept_exams = {(pid, sid) for pid, sid, *_ in keep}
+        kept_patients = {pid for pid, *_ in keep}
         exams = [(e, pid) for e, pid in s.execute(select(Exam, Patient.participant_id).join(Exam.patient))
                  if (pid, e.session_id) not in kept_exams]
         for e, _ in exams:
@@ -587,7 +624,7 @@ def open_database(url: str | None = None, *, out_dir: str | os.PathLike | None =
     try:
         if upgrade:
             _upgrade(engine)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, StudyError) as exc:
         engine.dispose()
         raise StudyError(f"cannot open or migrate database {shown}: {exc}".splitlines()[0]) from exc
     return Database(shown, engine)

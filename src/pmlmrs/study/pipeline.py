@@ -12,16 +12,21 @@ Outputs (MRS-BIDS derivatives under OUT_DIR)::
     OUT_DIR/pmlmrs.db                           SQLite database unless --db names another
     OUT_DIR/sub-*/ses-*/mrs/<stem>_desc-fit_svs.tsv    the summary.tsv row of the voxel
     OUT_DIR/sub-*/ses-*/mrs/<stem>_desc-fit_svs.json   fit.json of the voxel (parameters, CRLBs, QC, provenance)
-    OUT_DIR/sub-*/ses-*/sub-*_ses-*_report.html  exam report (lesion and NAWM side by side)
+    OUT_DIR/sub-*/ses-*/sub-*_ses-*_report.html  exam report (every voxel of the exam side by side)
     OUT_DIR/sub-*/sub-*_timeline.html            patient timeline
     OUT_DIR/group/voxels.tsv, exams.tsv, problems.tsv, review.tsv (unassigned/flagged exams)
     OUT_DIR/group/stage_stats.tsv, correlations.tsv, iris.tsv (+ the other pmlmrs.stats tables)
     OUT_DIR/group/report.html                    cohort report
     OUT_DIR/logs/run-<id>_<level>.json          provenance of each run (options, inputs, counts, problems)
 
+A voxel is (participant, session, voi, acq label): an exam may have several lesion voxels
+(``acq-frontal``, ``acq-parietal``), each fitted, stored, reused and removed on its own, each one
+row of group/voxels.tsv (told apart by its ``spectrum``). The statistics and the quotients of the
+exam page use per exam the mean of its lesion voxels (:func:`pmlmrs.stats.lesion_nawm_table`).
+
 Re-running is idempotent: each voxel's inputs (the two files and every setting that changes a fit)
 are SHA-256 hashed, unchanged voxels are not refitted, changed ones replace their database rows in
-one transaction.
+one transaction; voxels whose files left the dataset lose their rows and outputs.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from typing import Any
 from pmlmrs._logging import logger
 from pmlmrs.errors import ConfigError, StudyError, WriteError, check_option
 from pmlmrs.quant.outputs import input_record, remove_outputs, source_sha256, to_jsonable, tree_sha256
-from pmlmrs.study.bids import ExamInput, Study, VoxelInput, discover
+from pmlmrs.study.bids import ExamInput, Study, VoxelInput, acq_label, discover, voxel_id
 from pmlmrs.study.clinical import Problem
 from pmlmrs.study.stages import StageOptions, assign_stage
 
@@ -320,19 +325,20 @@ def _fit_voxel(v: VoxelInput, s: _Settings) -> dict[str, Any]:
 
 
 def _process_exam(task: tuple[ExamInput, tuple[str, ...], _Settings]) -> dict[str, Any]:
-    """Worker entry point: fit the listed voxels of one exam; a failing voxel is returned as such."""
-    exam, vois, settings = task
+    """Worker entry point: fit the listed voxels (:attr:`VoxelInput.id`) of one exam; returns
+    ``{voxel id: outcome}``, a failing voxel as such."""
+    exam, ids, settings = task
     out: dict[str, Any] = {}
     for v in exam.voxels:
-        if v.voi not in vois:
+        if v.id not in ids:
             continue
         t0 = time.perf_counter()
         try:
-            out[v.voi] = {"status": "ok", **_fit_voxel(v, settings)}
+            out[v.id] = {"status": "ok", **_fit_voxel(v, settings)}
         except Exception as exc:  # noqa: BLE001 - recorded per voxel, the run goes on
             msg = " ".join(f"{type(exc).__name__}: {exc}".split())
-            out[v.voi] = {"status": "error", "error": msg}
-        out[v.voi]["seconds"] = time.perf_counter() - t0
+            out[v.id] = {"status": "error", "error": msg}
+        out[v.id]["seconds"] = time.perf_counter() - t0
     return out
 
 
@@ -348,7 +354,7 @@ def _write_exam_report(task: tuple[str, dict[str, Any], dict[str, str], Any, Any
     path, exam_row, fit_paths, quotients, iris_row, failures, crlb_max = task
     from pmlmrs.report.exam import write_exam_report
 
-    fits = {voi: _load_result(Path(p)) for voi, p in fit_paths.items() if Path(p).exists()}
+    fits = {vid: _load_result(Path(p)) for vid, p in fit_paths.items() if Path(p).exists()}
     write_exam_report(path, exam_row, fits, quotients, iris_row, failures=failures, crlb_max=crlb_max, force=True)
     return path
 
@@ -640,7 +646,7 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
             db.set_stage(s, ex, stage=r["stage"], rule=r["stage_rule"], inputs=r["stage_inputs"],
                          options=so.to_dict(), review=r["review"], run_id=run_id)
             exam_ids[f"{e.participant_id}/{e.session_id}"] = ex.id
-        keep = {(v.participant_id, v.session_id, v.voi) for v in study.voxels}
+        keep = {(v.participant_id, v.session_id, v.voi, v.acq) for v in study.voxels}
         gone = db.delete_missing(s, keep)
     _remove_outputs_of_removed(out, gone)
 
@@ -654,14 +660,14 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
             for e in study.exams:
                 todo = []
                 for v in e.voxels:
-                    old = stored.get((v.participant_id, v.session_id, v.voi))
+                    old = stored.get((v.participant_id, v.session_id, v.voi, v.acq))
                     if (old is not None and old.input_sha256 == digests[v.key] and old.status == "ok"
                             and old.summary is not None
                             and all((out / p).exists() for p in (old.outputs or {}).values())
                             and old.outputs):
                         res.n_reused += 1
                         continue
-                    todo.append(v.voi)
+                    todo.append(v.id)
                 if todo:
                     tasks.append((e, tuple(todo), settings))
         logger.info("fitting %d voxel(s) in %d exam(s); %d unchanged voxel(s) reused",
@@ -669,8 +675,8 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
         done = [0]
 
         def on_result(tr: Any) -> None:
-            exam, vois, _ = tasks[tr.index]
-            outcome = tr.value if tr.ok else {voi: {"status": "error", "error": tr.error} for voi in vois}
+            exam, ids, _ = tasks[tr.index]
+            outcome = tr.value if tr.ok else {vid: {"status": "error", "error": tr.error} for vid in ids}
             _store_exam(db, exam, outcome, exam_ids[exam.key], hashes, digests, settings_sha, run_id, res)
             done[0] += 1
             if progress is not None:
@@ -737,7 +743,7 @@ def _remove_outputs_of_removed(out: Path, gone: Mapping[str, Any]) -> None:
 def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: int,
                 hashes: dict[str, tuple[str, str | None]], digests: dict[str, str], settings_sha: str, run_id: int,
                 res: RunResult) -> None:
-    """Replace the rows of every fitted voxel of one exam, in one transaction."""
+    """Replace the rows of every fitted voxel of one exam (*outcome*: by voxel id), in one transaction."""
     from pmlmrs.quant import error_row, summary_columns
     from pmlmrs.study.db import Exam
 
@@ -745,9 +751,9 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
         ex = s.get(Exam, exam_id)
         scanner = None
         for v in exam.voxels:
-            if v.voi not in outcome:
+            if v.id not in outcome:
                 continue
-            o = outcome[v.voi]
+            o = outcome[v.id]
             svs, ref = hashes[v.key]
             ok = o.get("status") == "ok"
             row = o["row"] if ok else error_row(v.name, o.get("error", "unknown error"))
@@ -775,7 +781,9 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
 
 def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Path,
                 res: RunResult) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]], list[dict[str, Any]]]:
-    """group/voxels.tsv rows from the database, for the voxels of the current study."""
+    """group/voxels.tsv rows from the database, for the voxels of the current study (one row per
+    voxel: several lesion voxels of an exam are told apart by ``spectrum``); the FitResult pickle of
+    each fitted voxel by exam key and voxel id; the stored headers."""
     stage = {(r["participant_id"], r["session_id"]): r for r in exam_rows}
     rows: list[dict[str, Any]] = []
     fit_paths: dict[str, dict[str, str]] = {}
@@ -785,7 +793,7 @@ def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Pat
         for e in study.exams:
             r = stage[(e.participant_id, e.session_id)]
             for v in e.voxels:
-                stored = by_key.get((v.participant_id, v.session_id, v.voi))
+                stored = by_key.get((v.participant_id, v.session_id, v.voi, v.acq))
                 if stored is None or stored.summary is None:
                     res.missing.append(f"{v.key}: no fit in the database (run the participant level first)")
                     continue
@@ -796,7 +804,7 @@ def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Pat
                 if stored.header:
                     headers.append(dict(stored.header))
                 if stored.status == "ok" and stored.outputs.get("result"):
-                    fit_paths.setdefault(e.key, {})[v.voi] = str(out / stored.outputs["result"])
+                    fit_paths.setdefault(e.key, {})[v.id] = str(out / stored.outputs["result"])
     return rows, fit_paths, headers
 
 
@@ -837,10 +845,11 @@ def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]
         m = df[(df["participant_id"].astype(str) == pid) & (df["session_id"].astype(str) == sid)]
         return None if m.empty else m.iloc[0].to_dict()
 
-    failures: dict[str, dict[str, str]] = {}  # exam key -> {voi: error} of voxels that could not be processed
+    failures: dict[str, dict[str, str]] = {}  # exam key -> {voxel id: error} of voxels that could not be processed
     if len(voxels) and "error" in voxels.columns:
         for r in voxels[voxels["error"].fillna("").astype(str).str.strip().ne("")].to_dict("records"):
-            failures.setdefault(f"{r['participant_id']}/{r['session_id']}", {})[r["voi"]] = str(r["error"])
+            vid = voxel_id(r["voi"], acq_label(r.get("spectrum")))
+            failures.setdefault(f"{r['participant_id']}/{r['session_id']}", {})[vid] = str(r["error"])
     tasks = []  # every exam gets a page, also one whose voxels all failed or are missing
     for r in exam_rows:
         key = f"{r['participant_id']}/{r['session_id']}"
