@@ -3,7 +3,9 @@
 One interactive plotly figure (plotly.js inlined once) over **days since PML onset** (the onset
 date of :class:`~pmlmrs.study.stages.StageOptions`; the calendar date is in every hover): clinical
 events and exams on top, KPS and EDSS, then one small panel per ratio of summary.tsv with the lesion
-(solid) and NAWM (dashed) values and ±1 SD error bars (the ``R_sd`` columns, else the CRLBs).
+(solid) and NAWM (dashed) values and ±1 SD error bars (the ``R_sd`` columns, else the CRLBs). A
+patient with several lesion voxels (acq labels, read from the voxels' ``spectrum`` names) gets one
+lesion line per acq label (``lesion (frontal)``, ``lesion (parietal)``); NAWM alike.
 Background shading is the stage the rules (:func:`~pmlmrs.study.stages.assign_stage`) give each day
 from the patient's clinical dates; each exam marker carries the stage assigned to that exam (an
 explicit stage included). QC-failed voxels are open symbols; voxels that failed or are missing are
@@ -24,7 +26,9 @@ STAGE_COLOURS = {
     "pre_iris": "#f1a340", "iris": "#d7301f", "early_post_pml": "#6baed6", "late_post_pml": "#2171b5",
     "unassigned": "#bdbdbd",
 }
-_VOI_STYLE = (("lesion", "solid", "#b2182b"), ("nawm", "dash", "#2166ac"))
+#: voi, line dash, colours (the first for a single voxel, then one per acq label).
+_VOI_STYLE = (("lesion", "solid", ("#b2182b", "#e08214", "#762a83", "#de77ae", "#8c510a")),
+              ("nawm", "dash", ("#2166ac", "#35978f", "#542788", "#80cdc1")))
 _EVENTS = (("natalizumab_stop", "natalizumab stop", "#4d4d4d"), ("pml_onset", "PML onset (symptoms)", "#762a83"),
            ("pml_diagnosis", "PML diagnosis", "#9970ab"))
 
@@ -105,19 +109,34 @@ def _flags(iris_df: Any, pid: str) -> dict[str, tuple[bool | None, Any, str]]:
     return out
 
 
+def _acqs(vox: Any) -> list[str]:
+    """The acq label of each voxel row from its ``spectrum`` ("" without one, or without the column)."""
+    from pmlmrs.study.bids import acq_label
+
+    if vox is None or "spectrum" not in vox.columns:
+        return [""] * (0 if vox is None else len(vox))
+    return [acq_label(x) or "" for x in vox["spectrum"]]
+
+
 def _no_result(ex: Any, vox: Any) -> dict[str, list[tuple[str, str]]]:
-    """session → [(voi, why)] for voxels that failed (their error) or are missing."""
+    """session → [(voxel label, why)] for voxels that failed (their error) or are missing; the label
+    names the acq label where the exam has several voxels of that voi."""
+    from collections import Counter
+
     from pmlmrs.report._html import voi_label
 
     out: dict[str, list[tuple[str, str]]] = {}
     have: dict[str, set[str]] = {}
     if vox is not None and len(vox):
-        for r in vox.to_dict("records"):
+        rows = vox.to_dict("records")
+        n = Counter((str(r["session_id"]), str(r["voi"]).lower()) for r in rows)
+        for r, acq in zip(rows, _acqs(vox)):
             sid, voi = str(r["session_id"]), str(r["voi"]).lower()
             have.setdefault(sid, set()).add(voi)
             err = r.get("error")
             if isinstance(err, str) and err.strip() and err.strip().lower() not in ("n/a", "nan"):
-                out.setdefault(sid, []).append((voi_label(voi), f"failed: {err.strip()}"))
+                label = voi_label(voi) + (f" ({acq})" if acq and n[(sid, voi)] > 1 else "")
+                out.setdefault(sid, []).append((label, f"failed: {err.strip()}"))
     for sid in ex["session_id"].astype(str):
         for voi in ("lesion", "nawm"):
             if voi not in have.get(sid, set()):
@@ -235,11 +254,13 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     fig.update_yaxes(range=[-5, 105], row=2, col=1)
     fig.update_yaxes(range=[-0.5, 10.5], row=2, col=2)
 
-    # Ratio panels: lesion solid, NAWM dashed, ±1 SD; open symbols = voxel failed QC.
+    # Ratio panels: lesion solid, NAWM dashed, ±1 SD; open symbols = voxel failed QC; one line per
+    # acq label of a voi when the patient has several.
     if ratios:
         v = vox.copy()
         v["session_id"] = v["session_id"].astype(str)
         v["voi"] = v["voi"].astype(str).str.lower()
+        v["_acq"] = _acqs(v)
         info = ex.set_index("session_id")
         v = v[v["session_id"].isin(info.index)]
         v["_x"] = v["session_id"].map(info["_x"])
@@ -248,20 +269,29 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
         err = v["error"].fillna("").astype(str).str.strip() if "error" in v.columns else pd.Series("", index=v.index)
         qc_fail = err.str.lower().isin(["", "n/a", "nan"])  # a failed voxel has no value: not "failed QC"
         qc_fail &= v["qc_pass"].astype(str).str.lower().eq("false") if "qc_pass" in v.columns else False
+        lines = []  # (voi, acq or None for all, label, dash, colour)
+        for voi, dash, colours in _VOI_STYLE:
+            acqs = sorted(set(v.loc[v["voi"] == voi, "_acq"]))
+            if len(acqs) < 2:
+                lines.append((voi, None, voi_label(voi), dash, colours[0]))
+                continue
+            for j, acq in enumerate(acqs):
+                lines.append((voi, acq, f"{voi_label(voi)} ({acq or 'no acq label'})", dash,
+                              colours[j % len(colours)]))
         for k, r in enumerate(ratios):
             row, col = cells[3 + k]
             sd = _ratio_sd(v.assign(**{r: pd.to_numeric(v[r], errors="coerce")}), r)
-            for voi, dash, colour in _VOI_STYLE:
-                m = (v["voi"] == voi).to_numpy()
+            for voi, acq, label, dash, colour in lines:
+                m = ((v["voi"] == voi) & (True if acq is None else v["_acq"] == acq)).to_numpy()
                 s = v[m].assign(_y=pd.to_numeric(v.loc[m, r], errors="coerce").replace([np.inf, -np.inf], np.nan),
                                 _sd=sd[m], _qcf=qc_fail[m]).sort_values("_x")
-                hov = [f"{voi_label(voi)} {r.replace('_', '/')} "
+                hov = [f"{label} {r.replace('_', '/')} "
                        + ("n/a" if pd.isna(y) else f"{y:.3g}" + ("" if pd.isna(e) else f" ± {e:.2g}"))
                        + f"<br>{sid} · {w} · day {x:.0f} · {stage_label(st)}" + ("<br>QC fail" if q else "")
                        for y, e, sid, w, x, st, q in zip(s["_y"], s["_sd"], s["session_id"], s["_when"], s["_x"],
                                                          s["_stage"], s["_qcf"])]
                 fig.add_trace(go.Scatter(
-                    x=s["_x"], y=s["_y"], mode="lines+markers", name=voi_label(voi), legendgroup=voi,
+                    x=s["_x"], y=s["_y"], mode="lines+markers", name=label, legendgroup=label,
                     showlegend=k == 0, line={"dash": dash, "color": colour},
                     error_y={"type": "data", "array": s["_sd"].fillna(0).to_numpy(float), "visible": True,
                              "thickness": 1, "width": 3},
@@ -272,25 +302,32 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="voxel failed QC (open symbol)",
                                      marker={"symbol": "circle-open", "size": 8, "color": "#57606a"}), row=1, col=1)
 
-    # Stage shading from the clinical dates, on every panel; onset and failed-voxel lines.
+    # Stage shading from the clinical dates, on every panel; onset and failed-voxel lines. The shapes
+    # are set in one go: plotly's add_vrect/add_vline revalidate every shape so far (20 s per cohort).
+    def axes(row: int, col: int) -> tuple[str, str]:
+        sp = fig.get_subplot(row, col)
+        return sp.xaxis.plotly_name.replace("axis", ""), sp.yaxis.plotly_name.replace("axis", "") + " domain"
+
+    shapes = []
+
+    def span(x0: float, x1: float, ratio_panels_only: bool = False, **style: Any) -> None:
+        shapes.extend({"type": "rect" if x1 > x0 else "line", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+                       "xref": xr, "yref": yr, **style}
+                      for xr, yr in (axes(row, col) for row, col in cells if row >= 3 or not ratio_panels_only))
+
     first = _ts(p.get("pml_diagnosis")) or _ts(p.get("pml_onset"))  # before it no PML stage applies (rule 3)
     if ref is not None and last is not None and first is not None:
         for s, a, b in stage_windows(p, first, max(last, first) + pd.Timedelta(days=30), o):
             colour = STAGE_COLOURS.get(s, "#bdbdbd")
-            for row, col in cells:
-                fig.add_vrect(x0=day(a) - 0.5, x1=day(b) + 0.5, fillcolor=colour, opacity=0.15, line_width=0,
-                              layer="below", row=row, col=col, exclude_empty_subplots=False)
+            span(day(a) - 0.5, day(b) + 0.5, fillcolor=colour, opacity=0.15, line={"width": 0}, layer="below")
             fig.add_trace(go.Scatter(x=[day(a)], y=[None], mode="markers", legendgroup="stages",
                                      name=f"{stage_label(s)} by the rules: {a:%Y-%m-%d} – {b:%Y-%m-%d}",
                                      marker={"size": 12, "symbol": "square", "color": colour, "opacity": 0.4}),
                           row=1, col=1)
-    for row, col in cells:
-        fig.add_vline(x=0, line={"color": "#762a83", "width": 1, "dash": "dot"}, row=row, col=col,
-                      exclude_empty_subplots=False)
-        if row >= 3:
-            for x in gap_x:
-                fig.add_vline(x=x, line={"color": "#cf222e", "width": 1, "dash": "dash"}, row=row, col=col,
-                              exclude_empty_subplots=False)
+    span(0, 0, line={"color": "#762a83", "width": 1, "dash": "dot"})
+    for x in gap_x:
+        span(x, x, ratio_panels_only=True, line={"color": "#cf222e", "width": 1, "dash": "dash"})
+    fig.update_layout(shapes=list(fig.layout.shapes) + shapes)
     fig.update_xaxes(showticklabels=True, zeroline=False)
     for row, col in cells[-2:] if ratios else cells[1:3]:
         fig.update_xaxes(title_text=f"days since {ref_name}", row=row, col=col)
@@ -388,7 +425,8 @@ def write_timeline(path: str | os.PathLike, patient: Any, exams: Any, voxels: An
         The exams table (this patient's rows are selected by ``participant_id``).
     voxels : DataFrame
         group/voxels.tsv (this patient's rows are selected); failed voxels (``error``) and
-        ``qc_pass`` false are marked.
+        ``qc_pass`` false are marked; several voxels of one voi are told apart by the acq label
+        of their ``spectrum`` (one line each).
     iris_df : DataFrame, optional
         The IRIS table (:func:`pmlmrs.stats.score_exams`); flags are marked on the exams, an n/a
         flag as not evaluable.
