@@ -190,3 +190,9 @@ def test_lesion_failing_qc_is_not_evaluable():
     rows[0]["error"] = "ReadError: sub-0.nii.gz: truncated file?"   # a voxel that could not be read
     iris, _ = score_exams(pd.DataFrame(rows), pd.DataFrame(exams))
     assert iris["reason"].iloc[0].startswith("lesion voxel could not be processed (ReadError: sub-0.nii.gz")
+    # two lesion voxels of one exam (acq labels), both failing: both named
+    two = [dict(r, spectrum=f"{r['participant_id']}_acq-{a}_voi-{r['voi']}") for r in rows[:2] for a in "ab"
+           if r["voi"] == "lesion" or a == "a"]
+    reason = score_exams(pd.DataFrame(two), pd.DataFrame(exams[:1]))[0]["reason"].iloc[0]
+    assert "lesion voxel sub-0_acq-a_voi-lesion could not be processed" in reason
+    assert "lesion voxel sub-0_acq-b_voi-lesion could not be processed" in reason

@@ -142,18 +142,19 @@ def _qc_failures(v: pd.DataFrame, voi: str, exams: pd.DataFrame) -> list[str]:
     if "qc_pass" not in v.columns:
         return [""] * len(exams)
     bad = v[(v["voi"] == voi) & v["qc_pass"].eq(False).fillna(False).to_numpy(bool)]
-    text: dict[tuple[str, str], str] = {}
+    text: dict[tuple[str, str], list[str]] = {}
     for r in bad.to_dict("records"):
         error = str(r.get("error") or "").strip()
+        name = f"{voi} voxel" + (f" {r['spectrum']}" if "spectrum" in r and voi == "lesion" else "")
         if error and error.lower() not in ("n/a", "nan"):
-            text[(r["participant_id"], r["session_id"])] = f"{voi} voxel could not be processed ({error[:120]})"
-            continue
-        parts = [f"{label} {r[c]:{fmt}}" for c, label, fmt in
-                 (("snr", "SNR", ".1f"), ("fwhm_ppm", "linewidth", ".3f"), ("fit_quality", "fit quality", ".2f"))
-                 if c in r and np.isfinite(r[c])]
-        text[(r["participant_id"], r["session_id"])] = \
-            f"{voi} voxel failed QC ({', '.join(parts) or 'see its report'})"
-    return [text.get((p, q), "") for p, q in zip(exams["participant_id"], exams["session_id"])]
+            msg = f"{name} could not be processed ({error[:120]})"
+        else:
+            parts = [f"{label} {r[c]:{fmt}}" for c, label, fmt in
+                     (("snr", "SNR", ".1f"), ("fwhm_ppm", "linewidth", ".3f"),
+                      ("fit_quality", "fit quality", ".2f")) if c in r and np.isfinite(r[c])]
+            msg = f"{name} failed QC ({', '.join(parts) or 'see its report'})"
+        text.setdefault((r["participant_id"], r["session_id"]), []).append(msg)
+    return ["; ".join(text.get((p, q), [])) for p, q in zip(exams["participant_id"], exams["session_id"])]
 
 
 def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
