@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_cohort(tmp_path_factory) -> Path:
+    """The demo generator's tiny cohort: 3 patients, 5 exams, 10 voxels (one exam raw coil x dyn),
+    512 points. Shared: copy it (``cohort``) before changing files."""
+    from pmlmrs.demo import make_demo_cohort
+
+    root = tmp_path_factory.mktemp("cohort") / "bids"
+    c = make_demo_cohort(root, n_patients=3, n_points=512, raw_every=4, dyns=8, seed=7)
+    assert (c.n_exams, c.n_voxels) == (5, 10) and c.n_raw == 2
+    return root
+
+
+@pytest.fixture
+def cohort(tiny_cohort, tmp_path) -> Path:
+    """A private copy of ``tiny_cohort`` (tests change files)."""
+    dst = tmp_path / "bids"
+    shutil.copytree(tiny_cohort, dst)
+    return dst
+
+
+def read_tsv(path: Path) -> pd.DataFrame:
+    """A pmlmrs TSV with n/a as missing."""
+    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
 
 
 def write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,30 +12,9 @@ import pytest
 from pmlmrs.errors import WriteError
 from pmlmrs.study.pipeline import VOXEL_KEY_COLUMNS, run_study
 
+from .conftest import read_tsv
+
 RATIOS = ["tNAA_tCr", "tCho_tCr", "tNAA_tCho", "Ins_tCr", "Glx_tCr", "Lip_tCr", "Lip09_tCr", "Lip13_tCr"]
-
-
-@pytest.fixture(scope="module")
-def tiny_cohort(tmp_path_factory) -> Path:
-    """3 patients, 5 exams, 10 voxels (one exam raw coil x dyn), 512 points."""
-    from pmlmrs.demo import make_demo_cohort
-
-    root = tmp_path_factory.mktemp("cohort") / "bids"
-    c = make_demo_cohort(root, n_patients=3, n_points=512, raw_every=4, dyns=8, seed=7)
-    assert (c.n_exams, c.n_voxels) == (5, 10) and c.n_raw == 2
-    return root
-
-
-@pytest.fixture
-def cohort(tiny_cohort, tmp_path) -> Path:
-    """A private copy (tests change files)."""
-    dst = tmp_path / "bids"
-    shutil.copytree(tiny_cohort, dst)
-    return dst
-
-
-def read_tsv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
 
 
 def test_end_to_end_outputs(cohort, tmp_path):

@@ -14,18 +14,18 @@ import pytest
 
 from pmlmrs.study.pipeline import VOXEL_KEY_COLUMNS, run_study
 
+from .conftest import read_tsv
+
 EXAM = ("sub-01", "ses-01")
 LESIONS = {"frontal": "sub-01_ses-01_acq-frontal_voi-lesion_svs", "parietal": "sub-01_ses-01_acq-parietal_voi-lesion_svs"}
 
 
 @pytest.fixture(scope="module")
-def two_lesion_cohort(tmp_path_factory) -> Path:
+def two_lesion_cohort(tiny_cohort, tmp_path_factory) -> Path:
     """The tiny demo cohort (3 patients, 5 exams) where sub-01/ses-01 has two lesion voxels: its own
     lesion as acq-frontal and, as acq-parietal, the lesion of sub-01/ses-02 (other ratios): 11 voxels."""
-    from pmlmrs.demo import make_demo_cohort
-
     root = tmp_path_factory.mktemp("cohort2") / "bids"
-    make_demo_cohort(root, n_patients=3, n_points=512, raw_every=4, dyns=8, seed=7)
+    shutil.copytree(tiny_cohort, root)
     mrs = root / "sub-01" / "ses-01" / "mrs"
     for suffix in ("svs", "mrsref"):
         (mrs / f"sub-01_ses-01_acq-press_voi-lesion_{suffix}.nii.gz").rename(
@@ -40,10 +40,6 @@ def cohort(two_lesion_cohort, tmp_path) -> Path:
     dst = tmp_path / "bids"
     shutil.copytree(two_lesion_cohort, dst)
     return dst
-
-
-def read_tsv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
 
 
 def exam_rows(df: pd.DataFrame) -> pd.DataFrame:
