@@ -265,6 +265,8 @@ def test_pages_follow_the_run_options(cohort, tmp_path):
     res = run_study(cohort, out, "all", qc_options=QCOptions(crlb_max=7.0))
     page = next(out.glob("sub-*/ses-*/sub-*_ses-*_report.html")).read_text()
     assert "cells above 7 % are highlighted" in page and "above 20 %" not in page
+    produced = re.search(r'id="produced-by">Produced by (.*?)\.</p>', page).group(1)
+    assert "pmlmrs " in produced and "basis ismrm2016_press_3T_30ms (SHA-256 " in produced and "CRLB &gt; 7 %" in produced
     mrs = read_tsv(out / "group" / "mrsinmrs.tsv").set_index("item")["value"]
     assert "SHA-256" in mrs["Basis set"] and "bundled basis matched" not in mrs["Basis set"]
     assert "CRLB > 7 %" in mrs["Data exclusion criteria"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +203,9 @@ def _mean_notes(ids: Iterable[str]) -> list[str]:
 
 def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
                  qc: Any = None, failures: Mapping[str, Any] | None = None,
-                 crlb_max: float | None = None) -> dict[str, Any]:
-    """The template context of the exam report (no figures); *crlb_max*: the QC threshold used.
+                 crlb_max: float | None = None, produced_by: Sequence[str] | None = None) -> dict[str, Any]:
+    """The template context of the exam report (no figures); *crlb_max*: the QC threshold used;
+    *produced_by*: lines naming the software version, basis and options (default: from the fits).
 
     *fits* and *failures* are keyed by voxel id (``lesion``, ``nawm``, ``lesion:frontal``); the
     context's ``vois`` lists the fitted voxel ids in page order, ``voi_labels`` their labels."""
@@ -258,17 +259,20 @@ def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris
             "reason": iris.get("reason", ""),
         },
         "crlb_max": next(iter(ctxs.values()))["crlb_max"] if ctxs else 20.0,
+        "produced_by": list(produced_by) if produced_by else
+        (next(iter(ctxs.values()))["key_options"] if ctxs else []),
     }
 
 
 def render_exam_report(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,
                        qc: Any = None, *, failures: Mapping[str, Any] | None = None,
-                       crlb_max: float | None = None, interactive: bool = False) -> str:
+                       crlb_max: float | None = None, produced_by: Sequence[str] | None = None,
+                       interactive: bool = False) -> str:
     """The exam report as HTML text (see :func:`write_exam_report`)."""
     from pmlmrs.report._html import Page
     from pmlmrs.report.figures import fit_figure, fit_figure_plotly
 
-    ctx = exam_context(exam, fits, quotients, iris_row, qc, failures, crlb_max)
+    ctx = exam_context(exam, fits, quotients, iris_row, qc, failures, crlb_max, produced_by)
     title = f"{ctx['participant_id']} · {ctx['session_id']}"
     subtitle = f"exam report · stage: {ctx['stage_label']}"
     page = Page("exam.html.jinja", title=title, subtitle=subtitle)
@@ -284,7 +288,8 @@ def render_exam_report(exam: Any, fits: Mapping[str, Any], quotients: Any = None
 
 def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any], quotients: Any = None,
                       iris_row: Any = None, qc: Any = None, *, failures: Mapping[str, Any] | None = None,
-                      crlb_max: float | None = None, interactive: bool = False, force: bool = True) -> Path:
+                      crlb_max: float | None = None, produced_by: Sequence[str] | None = None,
+                      interactive: bool = False, force: bool = True) -> Path:
     """Write the self-contained HTML report of one exam.
 
     Parameters
@@ -312,6 +317,9 @@ def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any
     crlb_max : float, optional
         The QC CRLB threshold (%) the run used: rows above it are highlighted (default: the one
         recorded with the fits, else QCOptions').
+    produced_by : list of str, optional
+        Lines naming the pmlmrs version, basis (name, SHA-256), fit and QC options of the run
+        (:func:`pmlmrs.report.fit_report.key_options`); default: from the fits' own records.
     interactive : bool
         Add plotly versions of the fit figures (plotly.js inlined once, ≈ 4 MB).
     force : bool
@@ -320,6 +328,6 @@ def write_exam_report(path: str | os.PathLike, exam: Any, fits: Mapping[str, Any
     from pmlmrs.report._html import write_html
 
     html = render_exam_report(exam, fits, quotients, iris_row, qc, failures=failures, crlb_max=crlb_max,
-                              interactive=interactive)
+                              produced_by=produced_by, interactive=interactive)
     return write_html(html, path, force=force)
 

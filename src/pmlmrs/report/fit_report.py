@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["fit_context", "render_fit_report", "write_fit_report"]
+__all__ = ["fit_context", "key_options", "render_fit_report", "write_fit_report"]
 
 
-def _key_options(prov: dict[str, Any], crlb_max: float) -> list[str]:
-    """One line each: software version, basis (name, SHA-256), fit model and QC settings behind the page."""
+def key_options(prov: dict[str, Any], crlb_max: float) -> list[str]:
+    """One line each: software version, basis (name, SHA-256), fit model and QC settings behind a page
+    (*prov*: a fit.json ``provenance``: ``version``, ``options`` with ``fit``/``qc``, ``inputs.basis``)."""
     from pmlmrs.fit import FitOptions
     from pmlmrs.qc import QCOptions
 
@@ -102,7 +103,7 @@ def fit_context(result: Any, *, name: str | None = None, voi: str | None = None,
         "provenance": prov,
         "options_json": json.dumps(prov["options"], indent=1, sort_keys=True, default=str),
         "crlb_max": crlb_max,
-        "key_options": _key_options(prov, crlb_max),
+        "key_options": key_options(prov, crlb_max),
         "settings": analysis_settings(options, version=prov.get("version"), basis=prov["inputs"].get("basis"),
                                       water_scaled=doc["concentration_scale"] is not None,
                                       steps=[st.get("Method", "") for st in prov.get("steps") or []]),

@@ -350,12 +350,14 @@ def _load_result(path: Path) -> Any:
         return pickle.load(fh)
 
 
-def _write_exam_report(task: tuple[str, dict[str, Any], dict[str, str], Any, Any, dict[str, str], float]) -> str:
-    path, exam_row, fit_paths, quotients, iris_row, failures, crlb_max = task
+def _write_exam_report(task: tuple[str, dict[str, Any], dict[str, str], Any, Any, dict[str, str], float,
+                                  list[str]]) -> str:
+    path, exam_row, fit_paths, quotients, iris_row, failures, crlb_max, produced_by = task
     from pmlmrs.report.exam import write_exam_report
 
     fits = {vid: _load_result(Path(p)) for vid, p in fit_paths.items() if Path(p).exists()}
-    write_exam_report(path, exam_row, fits, quotients, iris_row, failures=failures, crlb_max=crlb_max, force=True)
+    write_exam_report(path, exam_row, fits, quotients, iris_row, failures=failures, crlb_max=crlb_max,
+                      produced_by=produced_by, force=True)
     return path
 
 
@@ -783,7 +785,7 @@ def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Pat
                 res: RunResult) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]], list[dict[str, Any]]]:
     """group/voxels.tsv rows from the database, for the voxels of the current study (one row per
     voxel: several lesion voxels of an exam are told apart by ``spectrum``); the FitResult pickle of
-    each fitted voxel by exam key and voxel id; the stored headers."""
+    each fitted voxel by exam key and voxel id; the stored headers (each with its ``basis`` record)."""
     stage = {(r["participant_id"], r["session_id"]): r for r in exam_rows}
     rows: list[dict[str, Any]] = []
     fit_paths: dict[str, dict[str, str]] = {}
@@ -802,7 +804,7 @@ def _voxel_rows(db: Any, study: Study, exam_rows: list[dict[str, Any]], out: Pat
                              "stage": r["stage"], "days_since_pml_onset": r["days_since_pml_onset"], **row,
                              "water_scaled": bool(stored.summary.water_scaled) if stored.status == "ok" else None})
                 if stored.header:
-                    headers.append(dict(stored.header))
+                    headers.append({**stored.header, "_exam": e.key})
                 if stored.status == "ok" and stored.outputs.get("result"):
                     fit_paths.setdefault(e.key, {})[v.id] = str(out / stored.outputs["result"])
     return rows, fit_paths, headers
@@ -850,6 +852,18 @@ def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]
         for r in voxels[voxels["error"].fillna("").astype(str).str.strip().ne("")].to_dict("records"):
             vid = voxel_id(r["voi"], acq_label(r.get("spectrum")))
             failures.setdefault(f"{r['participant_id']}/{r['session_id']}", {})[vid] = str(r["error"])
+    from pmlmrs.report.fit_report import key_options
+
+    crlb_max = float(provenance["qc"].get("crlb_max", 20.0))
+    bases: dict[str, Any] = {}
+    for h in headers:
+        if h.get("basis"):
+            bases.setdefault(h["_exam"], h["basis"])
+
+    def produced_by(basis: Any) -> list[str]:
+        return key_options({"version": provenance["version"], "inputs": {"basis": basis},
+                            "options": {"fit": provenance["fit"], "qc": provenance["qc"]}}, crlb_max)
+
     tasks = []  # every exam gets a page, also one whose voxels all failed or are missing
     for r in exam_rows:
         key = f"{r['participant_id']}/{r['session_id']}"
@@ -857,7 +871,7 @@ def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]
         tasks.append((str(_exam_report_path(out, r["participant_id"], r["session_id"])), exam_row,
                       fit_paths.get(key, {}), row_of(ln, r["participant_id"], r["session_id"]),
                       row_of(iris, r["participant_id"], r["session_id"]), failures.get(key, {}),
-                      float(provenance["qc"].get("crlb_max", 20.0))))
+                      crlb_max, produced_by(bases.get(key))))
     p_tasks = []
     if level in ("group", "all"):
         links = {}
