@@ -139,8 +139,8 @@ def strip_folders(obj: Any, paths: Iterable[str | os.PathLike | None]) -> Any:
             return rx.sub(lambda m: "" if m.group(0)[-1] in "/\\" else "<input folder>", v)
         if isinstance(v, Mapping):
             return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [clean(x) for x in v]
+        if isinstance(v, list):   # spectra: long lists of numbers, returned as they are
+            return v if all(type(x) in (float, int) for x in v) else [clean(x) for x in v]
         return v
 
     return clean(obj)
