@@ -270,4 +270,6 @@ def test_pages_follow_the_run_options(cohort, tmp_path):
     mrs = read_tsv(out / "group" / "mrsinmrs.tsv").set_index("item")["value"]
     assert "SHA-256" in mrs["Basis set"] and "bundled basis matched" not in mrs["Basis set"]
     assert "CRLB > 7 %" in mrs["Data exclusion criteria"]
+    cohort_page = (out / "group" / "report.html").read_text()
+    assert re.search(r'>basis</th><td class="text">ismrm2016_press_3T_30ms \(SHA-256 [0-9a-f]{64}\)', cohort_page)
     json.loads(res.files["run_log"].read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))

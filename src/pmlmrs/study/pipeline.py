@@ -953,6 +953,9 @@ def _cohort_report(out: Path, patients: Any, exams: Any, voxels: Any, analysis: 
                                      basis=bases or provenance.get("basis"),
                                      water_scaled=None if ws is None or 0 < ws.sum() < len(ws) else bool(ws.all()))
         mrs = checklist(headers, settings, voxels=voxels)
+        if bases:   # the basis each voxel was fitted with (without --basis: bundled, matched per voxel)
+            provenance = {**provenance, "basis": ", ".join(f"{b['path']} (SHA-256 {b.get('sha256') or 'n/a'})"
+                                                           for b in bases)}
         write_cohort_report(path, voxels, exams, patients, analysis.stage_stats, analysis.correlations,
                             analysis.iris, analysis.iris_evaluation, analysis.longitudinal, mrs, provenance,
                             options=analysis.options, problems=[p.to_dict() for p in res.problems],
