@@ -196,3 +196,24 @@ def test_lesion_failing_qc_is_not_evaluable():
     reason = score_exams(pd.DataFrame(two), pd.DataFrame(exams[:1]))[0]["reason"].iloc[0]
     assert "lesion voxel sub-0_acq-a_voi-lesion could not be processed" in reason
     assert "lesion voxel sub-0_acq-b_voi-lesion could not be processed" in reason
+
+
+def test_one_of_two_lesion_voxels_failing_qc_is_left_out():
+    """Two lesion voxels (acq labels) in one exam, one failed QC: the exam is judged on the other one
+    (Gheuens rule on its Lip13/tCr), and the reason names the voxel left out."""
+    def row(spectrum, voi, lip13, qc):
+        return {"participant_id": "sub-0", "session_id": "ses-1", "voi": voi, "stage": "iris", "spectrum": spectrum,
+                "days_since_pml_onset": 50.0, "Lip13_tCr": lip13, "Lip_tCr": lip13 + 0.1, "tCho_tCr": 0.6,
+                "snr": 30.0 if qc else 2.6, "fwhm_ppm": 0.05, "fit_quality": 1.1, "qc_pass": qc}
+
+    exams = pd.DataFrame([{"participant_id": "sub-0", "session_id": "ses-1", "lesion_enhancing": "true"}])
+    rows = [row("acq-a_voi-lesion", "lesion", 2.3, True), row("acq-b_voi-lesion", "lesion", 0.2, False),
+            row("voi-nawm", "nawm", 0.1, True)]
+    iris, _ = score_exams(pd.DataFrame(rows), exams)
+    assert iris["iris_flag"].tolist() == [True] and iris["rule"].tolist() == ["gheuens2012"]
+    reason = iris["reason"].iloc[0]
+    assert reason.startswith("lesion voxel acq-b_voi-lesion failed QC (SNR 2.6, linewidth 0.050, fit quality 1.10): "
+                             "left out, the exam's other voxels used; Lip13/tCr 2.30")
+    # with both voxels used, the mean (1.25) would be below 1.5 and the rule would not fire
+    rows[1]["qc_pass"] = True
+    assert score_exams(pd.DataFrame(rows), exams)[0]["iris_flag"].tolist() == [False]

@@ -136,11 +136,11 @@ def _log_quotient(les: pd.Series, nawm: pd.Series, clip: float) -> pd.Series:
     return pd.Series(np.clip(q, -np.log(clip), np.log(clip)), index=les.index)
 
 
-def _qc_failures(v: pd.DataFrame, voi: str, exams: pd.DataFrame) -> list[str]:
-    """Per row of *exams*: "" or the QC numbers (or processing error) of its *voi* voxel(s) whose
-    ``qc_pass`` is false."""
+def _qc_failures(v: pd.DataFrame, voi: str, exams: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of *exams*: the QC numbers (or processing error) of its *voi* voxels whose ``qc_pass``
+    is false ("" when none), and how many they are."""
     if "qc_pass" not in v.columns:
-        return [""] * len(exams)
+        return np.full(len(exams), "", dtype=object), np.zeros(len(exams), int)
     bad = v[(v["voi"] == voi) & v["qc_pass"].eq(False).fillna(False).to_numpy(bool)]
     text: dict[tuple[str, str], list[str]] = {}
     for r in bad.to_dict("records"):
@@ -154,7 +154,9 @@ def _qc_failures(v: pd.DataFrame, voi: str, exams: pd.DataFrame) -> list[str]:
                       ("fit_quality", "fit quality", ".2f")) if c in r and np.isfinite(r[c])]
             msg = f"{name} failed QC ({', '.join(parts) or 'see its report'})"
         text.setdefault((r["participant_id"], r["session_id"]), []).append(msg)
-    return ["; ".join(text.get((p, q), [])) for p, q in zip(exams["participant_id"], exams["session_id"])]
+    keys = list(zip(exams["participant_id"], exams["session_id"]))
+    return (np.array(["; ".join(text.get(k, [])) for k in keys], dtype=object),
+            np.array([len(text.get(k, [])) for k in keys], int))
 
 
 def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
@@ -168,9 +170,11 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         (lesion Lip13_tCr or Lip_tCr per ``options.gheuens_lipid``), ``gheuens_lipid_sd`` (its SD
         from the CRLBs), ``Lip_tCr_lesion,
         tCho_tCr_lesion, Lip_tCr_quotient, tCho_tCr_quotient``, the :data:`FEATURES`,
-        ``previous_session``, ``qc_lesion``/``qc_nawm`` ("" or the QC numbers of a voxel that failed
-        QC; such an exam has no model features), ``label`` (1 = IRIS, 0 = another assigned stage,
-        NaN = unassigned).
+        ``previous_session``, ``qc_lesion``/``qc_nawm`` ("" or the QC numbers when every lesion (NAWM)
+        voxel of the exam failed QC: such an exam has no model features), ``qc_lesion_left_out``/
+        ``qc_nawm_left_out`` (those that failed while another voxel of that voi passed: the values
+        are from the voxels that passed), ``label`` (1 = IRIS, 0 = another assigned stage, NaN =
+        unassigned).
 
         The change features compare each exam with the patient's previous lesion exam (by days
         since PML onset, else acquisition date): ``z = (R₂ − R₁) / sqrt(σ₁² + σ₂²)`` with σ the
@@ -185,8 +189,16 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
     for col in full.ratios:
         if col not in v.columns:
             v[col] = np.nan
+    # the values come from the voxels that passed QC (an exam's other lesion voxel when one failed);
+    # an exam whose lesion (or NAWM) voxels all failed has none (not scored, not trained on)
+    passed = v["qc_pass"].ne(False).fillna(True).to_numpy(bool) if "qc_pass" in v.columns else np.ones(len(v), bool)
     ex = _lesion_nawm(v, full)
     ex = ex[ex["n_lesion"] > 0]
+    counts = KEYS + ["stage", "days_since_pml_onset", "n_lesion", "n_nawm"]
+    g = opts.gheuens_column
+    shown = ex[KEYS + [f"{g}_lesion", f"{g}_lesion_sd"]].rename(columns=lambda c: f"_all_{c}" if c not in KEYS else c)
+    ex = ex[counts].merge(_lesion_nawm(v[passed], full).drop(columns=counts[2:]), on=KEYS, how="left")
+    ex = ex.merge(shown, on=KEYS, how="left")   # the failed voxels' lipid, shown (never used) when all failed
     enh = pd.Series(pd.NA, index=ex.index, dtype="boolean")
     if exams is not None and "lesion_enhancing" in exams.columns:
         e = exams[KEYS + ["lesion_enhancing"]].copy()
@@ -199,8 +211,8 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
     ex = _exam_order(ex, exams)
 
     out = ex[KEYS + ["stage", "days_since_pml_onset", "lesion_enhancing"]].copy()
-    out["gheuens_lipid"] = ex[f"{opts.gheuens_column}_lesion"]
-    out["gheuens_lipid_sd"] = ex[f"{opts.gheuens_column}_lesion_sd"]
+    out["gheuens_lipid"] = ex[f"{g}_lesion"].fillna(ex[f"_all_{g}_lesion"])
+    out["gheuens_lipid_sd"] = ex[f"{g}_lesion_sd"].fillna(ex[f"_all_{g}_lesion_sd"])
     for r in ("Lip_tCr", "tCho_tCr"):
         out[f"{r}_lesion"] = ex[f"{r}_lesion"]
         out[f"{r}_quotient"] = ex[f"{r}_quotient"]
@@ -240,11 +252,12 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         out[f"z_change_{r}"] = np.clip(z, -_Z_CLIP, _Z_CLIP)
         if r == "Lip_tCr":
             out["previous_session"] = prev_session
-    out["qc_lesion"] = _qc_failures(v, "lesion", out)
-    out["qc_nawm"] = _qc_failures(v, "nawm", out)
-    # a voxel that failed QC gives no model features (not scored, not trained on)
-    failed = out["qc_lesion"].ne("") | out["qc_nawm"].ne("")
-    out.loc[failed, list(FEATURES)] = np.nan
+    for voi in ("lesion", "nawm"):
+        text, n_failed = _qc_failures(v, voi, out)
+        every = (n_failed >= ex[f"n_{voi}"].to_numpy()) & (n_failed > 0)
+        out[f"qc_{voi}"] = np.where(every, text, "")            # all of them failed
+        out[f"qc_{voi}_left_out"] = np.where(every, "", text)   # some failed, the others used
+    out.loc[out["qc_lesion"].ne("") | out["qc_nawm"].ne(""), list(FEATURES)] = np.nan
     stages = set(opts.stages)
     out["label"] = np.where(out["stage"] == "iris", 1.0,
                             np.where(out["stage"].isin(stages), 0.0, np.nan))
@@ -533,6 +546,9 @@ def score_exams(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         if r.qc_lesion:   # the rules' numbers are shown, but a failed voxel decides nothing
             g_flag, m_flag = None, False
             g_text = f"{r.qc_lesion}: IRIS not evaluable ({g_text})"
+        left_out = "; ".join(x for x in (r.qc_lesion_left_out, r.qc_nawm_left_out) if x)
+        if left_out:
+            g_text = f"{left_out}: left out, the exam's other voxels used; {g_text}"
         g_flags.append(g_flag)
         fired = [name for name, f in (("gheuens2012", g_flag is True), ("model", m_flag)) if f]
         # not evaluable: nothing fired and a rule that applies could not be decided
