@@ -267,6 +267,8 @@ def test_pages_follow_the_run_options(cohort, tmp_path):
     assert "cells above 7 % are highlighted" in page and "above 20 %" not in page
     produced = re.search(r'id="produced-by">Produced by (.*?)\.</p>', page).group(1)
     assert "pmlmrs " in produced and "basis ismrm2016_press_3T_30ms (SHA-256 " in produced and "CRLB &gt; 7 %" in produced
+    timeline = next(out.glob("sub-*/sub-*_timeline.html")).read_text()
+    assert f'id="produced-by">Produced by {produced}.</p>' in timeline
     mrs = read_tsv(out / "group" / "mrsinmrs.tsv").set_index("item")["value"]
     assert "SHA-256" in mrs["Basis set"] and "bundled basis matched" not in mrs["Basis set"]
     assert "CRLB > 7 %" in mrs["Data exclusion criteria"]

@@ -377,7 +377,7 @@ def _exam_rows(exams: Any, patient: Mapping[str, Any], voxels: Any, iris_df: Any
 
 def render_timeline(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, *,
                     ratios: Sequence[str] | None = None, exam_links: Mapping[str, str] | None = None,
-                    stage_options: Any = None) -> str:
+                    stage_options: Any = None, produced_by: Sequence[str] | None = None) -> str:
     """The timeline page as HTML text (see :func:`write_timeline`)."""
     from pmlmrs.report._html import STAGE_LABELS, Page, fmt_number
     from pmlmrs.study.stages import StageOptions
@@ -405,12 +405,13 @@ def render_timeline(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     rows = _exam_rows(exams, p, voxels, iris_df, exam_links)
     return page.render(participant_id=pid, facts=facts, figure=fig, exams=rows, stage_colours=STAGE_COLOURS,
                        stage_labels=STAGE_LABELS, onset_column=o.onset_column, early_months=o.early_months,
-                       late_months=o.late_months)
+                       late_months=o.late_months, produced_by=list(produced_by or ()))
 
 
 def write_timeline(path: str | os.PathLike, patient: Any, exams: Any, voxels: Any, iris_df: Any = None, *,
                    ratios: Sequence[str] | None = None, exam_links: Mapping[str, str] | None = None,
-                   stage_options: Any = None, force: bool = True) -> Path:
+                   stage_options: Any = None, produced_by: Sequence[str] | None = None,
+                   force: bool = True) -> Path:
     """Write the self-contained timeline page of one patient.
 
     Parameters
@@ -436,11 +437,14 @@ def write_timeline(path: str | os.PathLike, patient: Any, exams: Any, voxels: An
         ``{session_id: relative URL of the exam report}``.
     stage_options : StageOptions, optional
         The stage options of the run: the PML onset date (day 0) and the rules of the shading.
+    produced_by : list of str, optional
+        Lines naming the pmlmrs version, basis and options behind the ratios
+        (:func:`pmlmrs.report.fit_report.key_options`).
     force : bool
         Overwrite an existing file (WriteError otherwise).
     """
     from pmlmrs.report._html import write_html
 
     html = render_timeline(patient, exams, voxels, iris_df, ratios=ratios, exam_links=exam_links,
-                           stage_options=stage_options)
+                           stage_options=stage_options, produced_by=produced_by)
     return write_html(html, path, force=force)

@@ -361,12 +361,12 @@ def _write_exam_report(task: tuple[str, dict[str, Any], dict[str, str], Any, Any
     return path
 
 
-def _write_timeline(task: tuple[str, dict[str, Any], Any, Any, Any, dict[str, str], Any]) -> str:
-    path, patient, exams, voxels, iris, links, stage_options = task
+def _write_timeline(task: tuple[str, dict[str, Any], Any, Any, Any, dict[str, str], Any, list[str]]) -> str:
+    path, patient, exams, voxels, iris, links, stage_options, produced_by = task
     from pmlmrs.report.patient import write_timeline
 
     write_timeline(path, patient, exams, voxels, iris, exam_links=links, stage_options=stage_options,
-                   force=True)
+                   produced_by=produced_by, force=True)
     return path
 
 
@@ -884,7 +884,8 @@ def _reports(study: Study, out: Path, level: str, exam_rows: list[dict[str, Any]
                 continue
             prow["_date_flags"] = study.patient(pid).get("_date_flags")  # the stage rules are not applied then
             p_tasks.append((str(out / pid / f"{pid}_timeline.html"), prow, exams[exams["participant_id"] == pid],
-                            voxels[voxels["participant_id"] == pid], iris, links.get(pid, {}), stage_options))
+                            voxels[voxels["participant_id"] == pid], iris, links.get(pid, {}), stage_options,
+                            produced_by(next((b for k, b in bases.items() if k.startswith(f"{pid}/")), None))))
     all_tasks = [("exam", t) for t in tasks] + [("timeline", t) for t in p_tasks]
     if all_tasks:
         done = [0]
