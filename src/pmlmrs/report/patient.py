@@ -153,7 +153,7 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
     from plotly.subplots import make_subplots
 
     from pmlmrs.report._html import stage_label, voi_label
-    from pmlmrs.stats._data import _ratio_sd
+    from pmlmrs.stats import ratio_sd
     from pmlmrs.study.stages import StageOptions
 
     o = stage_options or StageOptions()
@@ -280,7 +280,7 @@ def timeline_figure(patient: Any, exams: Any, voxels: Any, iris_df: Any = None, 
                               colours[j % len(colours)]))
         for k, r in enumerate(ratios):
             row, col = cells[3 + k]
-            sd = _ratio_sd(v.assign(**{r: pd.to_numeric(v[r], errors="coerce")}), r)
+            sd = ratio_sd(v.assign(**{r: pd.to_numeric(v[r], errors="coerce")}), r)
             for voi, acq, label, dash, colour in lines:
                 m = ((v["voi"] == voi) & (True if acq is None else v["_acq"] == acq)).to_numpy()
                 s = v[m].assign(_y=pd.to_numeric(v.loc[m, r], errors="coerce").replace([np.inf, -np.inf], np.nan),

@@ -17,7 +17,7 @@ All functions take the DESIGN.md group tables as pandas DataFrames (``voxels`` =
 IRIS outputs are decision support, not diagnosis.
 """
 
-from pmlmrs.stats._data import lesion_nawm_table
+from pmlmrs.stats._data import lesion_nawm_table, ratio_sd
 from pmlmrs.stats.cohort import CohortAnalysis, analyse_cohort
 from pmlmrs.stats.correlation import CORRELATION_COLUMNS, correlations
 from pmlmrs.stats.groups import STAGE_STATS_COLUMNS, adjust_pvalues, describe, stage_counts, stage_stats
@@ -27,7 +27,7 @@ from pmlmrs.stats.options import ALL_STAGES, DISCLAIMER, RATIOS, STAGES, StatsOp
 
 __all__ = [
     "StatsOptions", "RATIOS", "STAGES", "ALL_STAGES", "DISCLAIMER",
-    "lesion_nawm_table", "describe", "stage_counts", "stage_stats", "adjust_pvalues",
+    "lesion_nawm_table", "ratio_sd", "describe", "stage_counts", "stage_stats", "adjust_pvalues",
     "STAGE_STATS_COLUMNS", "correlations", "CORRELATION_COLUMNS", "longitudinal", "Longitudinal",
     "score_exams", "gheuens_rule", "iris_features", "IRIS_COLUMNS", "CohortAnalysis", "analyse_cohort",
 ]

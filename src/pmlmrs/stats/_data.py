@@ -105,7 +105,7 @@ def prepare_voxels(voxels: pd.DataFrame, options: StatsOptions) -> pd.DataFrame:
     return v
 
 
-def _ratio_sd(v: pd.DataFrame, ratio: str) -> pd.Series:
+def ratio_sd(v: pd.DataFrame, ratio: str) -> pd.Series:
     """Absolute SD of a ratio: the ``R_sd`` column of voxels.tsv (from the fit covariance), else the
     relative CRLBs (%) of numerator and denominator.
 
@@ -160,7 +160,7 @@ def _lesion_nawm(v: pd.DataFrame, opts: StatsOptions) -> pd.DataFrame:
     work = v[KEYS + ["voi", "stage", "days_since_pml_onset"]].copy()
     for r in sorted(need):
         work[r] = v[r].astype(float)
-        work[f"{r}__var"] = _ratio_sd(v, r) ** 2
+        work[f"{r}__var"] = ratio_sd(v, r) ** 2
 
     exam_info = (
         work.groupby(KEYS, sort=False)
