@@ -71,11 +71,46 @@ def test_acq_time_from_the_file_header(tmp_path):
                        "SVS_30.rda\tsub-b\tses-2\tlesion\t2016-05-02\n"
                        "sub-01_PRESS_35_act.sdat\tsub-c\tses-1\tlesion\t\n")
     res = import_vendor(vendor, mapping, tmp_path / "bids")
-    assert [p.level for p in res.problems] == ["warning", "warning"]
-    assert "acq_time 2009-06-16T10:32:45 taken from the file header (SPAR scan_date)" in res.problems[0].message
-    assert "(RDA SeriesDate/SeriesTime)" in res.problems[1].message
+    assert [p.level for p in res.problems] == ["warning"] * 3
+    assert "acq_time 2009-06-16T10:32:45 taken from the file header (SPAR scan_date, row 1)" in res.problems[0].message
+    assert "(RDA SeriesDate/SeriesTime, row 2)" in res.problems[1].message
+    assert "sub-c" == res.problems[2].participant_id and "no acq_time in the mapping table or the file headers" \
+        in res.problems[2].message
     times = {sub: (tmp_path / "bids" / sub / f"{sub}_sessions.tsv").read_text().splitlines()[1:]
              for sub in ("sub-a", "sub-b", "sub-c")}
     assert times["sub-a"] == ["ses-1\t2009-06-16T10:32:45" + "\tn/a" * 3]
     assert times["sub-b"][0].startswith("ses-1\t2016-04-29T12:15:13") and times["sub-b"][1].startswith("ses-2\t2016-05-02")
     assert times["sub-c"][0].startswith("ses-1\tn/a")   # the SPAR has an empty scan_date
+
+
+@pytest.mark.shared
+def test_acq_time_of_a_session_from_several_rows(tmp_path):
+    """Rows of one session: header times of one day agree (the earliest is kept), a date in the
+    mapping table wins over header times whatever the row order, and a date agrees with a header
+    time of the same day; table dates on different days are an error."""
+    import shutil
+
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    for rel in ("siemens_rda/SVS_30.rda", "siemens_dicom/SVS_30.IMA"):
+        shutil.copy(shared_path("invivo", *rel.split("/")), vendor)
+    mapping = tmp_path / "map.tsv"
+
+    def run(rows: str, name: str) -> tuple[list, list[str]]:
+        mapping.write_text("file\tparticipant_id\tsession_id\tvoi\tacq_time\n" + rows)
+        res = import_vendor(vendor, mapping, tmp_path / name)
+        return res.problems, (tmp_path / name / "sub-1" / "sub-1_sessions.tsv").read_text().splitlines()[1:]
+
+    # RDA 12:15:13 and IMA 12:15:12 of one exam: one day, the earliest kept, a warning to check
+    problems, rows = run("SVS_30.rda\tsub-1\tses-1\tlesion\t\nSVS_30.IMA\tsub-1\tses-1\tnawm\t\n", "b1")
+    assert [p.level for p in problems] == ["warning"] and rows[0].startswith("ses-1\t2016-04-29T12:15:12\t")
+    # a date given in a later row wins over the header time of an earlier one
+    problems, rows = run("SVS_30.rda\tsub-1\tses-1\tnawm\tn/a\nSVS_30.IMA\tsub-1\tses-1\tlesion\t2016-05-02\n", "b2")
+    assert problems == [] and rows[0].startswith("ses-1\t2016-05-02\t")
+    # a given date and another row's header time on that day agree
+    problems, rows = run("SVS_30.rda\tsub-1\tses-1\tnawm\t2016-04-29\nSVS_30.IMA\tsub-1\tses-1\tlesion\t\n", "b3")
+    assert problems == [] and rows[0].startswith("ses-1\t2016-04-29\t")
+    # two table dates on different days: an error, the first kept
+    problems, rows = run("SVS_30.rda\tsub-1\tses-1\tnawm\t2016-04-29\nSVS_30.IMA\tsub-1\tses-1\tlesion\t2016-05-02\n",
+                         "b4")
+    assert [p.level for p in problems] == ["error"] and "2016-04-29 kept" in problems[0].message

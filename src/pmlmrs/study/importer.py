@@ -24,6 +24,7 @@ the readers).
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import re
 from pathlib import Path
@@ -176,7 +177,7 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                 mpath, row=i, column="file"), pid, sid, voi, action="row skipped"))
             continue
         targets[stem] = i
-        given = str(r.get("acq_time")).strip()
+        given, source = str(r.get("acq_time")).strip(), "table"
         try:
             acq_time = parse_date(r.get("acq_time"), allow_time=True)
         except PmlmrsError as exc:
@@ -201,11 +202,7 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                 spec = _pseudonymise(load(src, **kw), src, vendor, dst.name)
                 if column == "file" and acq_time is None and not _given(r.get("acq_time")):
                     acq_time, source = acquisition_time(src)
-                    if acq_time is not None:
-                        given = acq_time.isoformat()
-                        problems.append(Problem("warning", StudyError(
-                            f"acq_time {given} taken from the file header ({source})", mpath, row=i,
-                            column="acq_time"), pid, sid, voi, action="check it in sessions.tsv"))
+                    given = "" if acq_time is None else acq_time.isoformat()
                 mrs.mkdir(parents=True, exist_ok=True)
                 save(spec, dst, force=force)
                 written.append(dst)
@@ -217,17 +214,54 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                     break
         else:
             rec = sessions.setdefault(f"{pid}/{sid}", {"participant_id": pid, "session_id": sid})
-            old = rec.get("acq_time")
-            if acq_time is None:
-                pass
-            elif old is not None and parse_date(old, allow_time=True) != acq_time:
-                problems.append(Problem("error", StudyError(
-                    f"acq_time {given} but another row of {pid} {sid} gives {old}", mpath, row=i, column="acq_time"),
-                    pid, sid, voi, action=f"{old} kept"))
-            elif old is None or len(given) > len(old):   # as given: a date, or a date and time (BIDS)
-                rec["acq_time"] = given
+            _merge_acq_time(rec, acq_time, given, source, i, mpath, problems, voi)
+    for rec in sessions.values():
+        where = {"participant_id": rec["participant_id"], "session_id": rec["session_id"]}
+        if rec.get("acq_time") is None:
+            problems.append(Problem("warning", StudyError(
+                "no acq_time in the mapping table or the file headers: the stage rules need the exam date",
+                mpath, column="acq_time"), **where, action="fill it in sessions.tsv"))
+        elif rec["_source"][0] != "table":
+            problems.append(Problem("warning", StudyError(
+                f"acq_time {rec['acq_time']} taken from the file header ({rec['_source'][0]}, row "
+                f"{rec['_source'][1]})", mpath, row=rec["_source"][1], column="acq_time"), **where,
+                action="check it in sessions.tsv"))
     _write_metadata(bids, sessions, force)
     return ImportResult(bids, written, problems)
+
+
+def _merge_acq_time(rec: dict[str, Any], when: Any, text: str, source: str, row: int, mpath: Path,
+                    problems: list[Problem], voi: str) -> None:
+    """Merge one row's acq_time into its session's record.
+
+    A value from the mapping table wins over one from a file header; rows of one session that fall
+    on one day agree (the value with a time, or the earliest header time, is kept); two table
+    values on different days are an error, two header values on different days a warning (the
+    earliest is kept).
+    """
+    if when is None:
+        return
+    day = when.date() if isinstance(when, _dt.datetime) else when
+    old, (old_source, old_row) = rec.get("acq_time"), rec.get("_source", (None, None))
+    table, old_table = source == "table", old_source == "table"
+    if old is None or (table and not old_table):
+        rec["acq_time"], rec["_when"], rec["_source"] = text, when, (source, row)
+        return
+    if old_table and not table:
+        return
+    old_day = rec["_when"].date() if isinstance(rec["_when"], _dt.datetime) else rec["_when"]
+    if day != old_day:
+        kept = old if table or str(rec["_when"]) <= str(when) else text
+        problems.append(Problem("error" if table else "warning", StudyError(
+            f"acq_time {text} ({source}) but row {old_row} of this session gives {old} ({old_source})", mpath,
+            row=row, column="acq_time"), rec["participant_id"], rec["session_id"], voi, action=f"{kept} kept"))
+        if kept == old:
+            return
+    elif table and len(text) <= len(old):   # as given: a date, or a date and time (BIDS)
+        return
+    elif not table and str(rec["_when"]) <= str(when):   # the session's earliest header time
+        return
+    rec["acq_time"], rec["_when"], rec["_source"] = text, when, (source, row)
 
 
 def _write_metadata(bids: Path, sessions: dict[str, dict[str, str]], force: bool) -> None:
