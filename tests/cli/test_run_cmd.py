@@ -26,7 +26,7 @@ def test_run_participant_then_group(bids, tmp_path):
     out = tmp_path / "out"
     r = runner.invoke(app, ["run", str(bids), str(out), "participant", "--no-reports"])
     assert r.exit_code == 0, r.output
-    assert "8 fitted" in r.output and "0 failed" in r.output
+    assert "8 fitted" in r.output and "0 failed" in r.output and "fitted because: 8 new" in r.output
     assert len(list(out.glob("sub-*/ses-*/mrs/*_desc-fit_svs.tsv"))) == 8
     r = runner.invoke(app, ["run", str(bids), str(out), "group", "--no-reports"])
     assert r.exit_code == 0, r.output
@@ -35,6 +35,9 @@ def test_run_participant_then_group(bids, tmp_path):
     r = runner.invoke(app, ["run", str(bids), str(out), "participant"])
     assert r.exit_code == 1 and "--force" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["run", str(bids), str(out), "participant", "--force", "--no-reports"])
+    assert r.exit_code == 0 and "0 fitted, 8 unchanged" in r.output and "fitted because" not in r.output
+    r = runner.invoke(app, ["run", str(bids), str(out), "participant", "--force", "--no-reports",
+                            "--early-months", "18"])   # stage options: no refit
     assert r.exit_code == 0 and "0 fitted, 8 unchanged" in r.output
 
 

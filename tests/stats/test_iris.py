@@ -187,6 +187,9 @@ def test_lesion_failing_qc_is_not_evaluable():
     assert ev["gheuens"]["n_evaluable"] == 1 and ev["n_not_evaluable"] == 2
     feat = iris_features(pd.DataFrame(rows), pd.DataFrame(exams))
     assert feat.loc[:1, list(FEATURES)].isna().all().all() and feat.loc[2, list(FEATURES)].notna().all()
+    # excluding failed voxels from the statistics keeps their exams in iris.tsv (not evaluable)
+    excl, _ = score_exams(pd.DataFrame(rows), pd.DataFrame(exams), StatsOptions(exclude_failed_qc=True))
+    assert excl["reason"].tolist() == iris["reason"].tolist()
     rows[0]["error"] = "ReadError: sub-0.nii.gz: truncated file?"   # a voxel that could not be read
     iris, _ = score_exams(pd.DataFrame(rows), pd.DataFrame(exams))
     assert iris["reason"].iloc[0].startswith("lesion voxel could not be processed (ReadError: sub-0.nii.gz")

@@ -72,7 +72,7 @@ def test_rerun_refits_nothing_and_changed_file_replaces_rows(cohort, tmp_path, e
     db_url = None if engine == "sqlite" else request.getfixturevalue("postgres_url")
     out = tmp_path / "deriv"
     first = run_study(cohort, out, "participant", db_url=db_url, reports=False)
-    assert first.n_fitted == 10 and first.n_reused == 0
+    assert first.n_fitted == 10 and first.n_reused == 0 and first.refit_reasons == {"new": 10}
     with pytest.raises(WriteError, match="--force"):
         run_study(cohort, out, "participant", db_url=db_url, reports=False)
     second = run_study(cohort, out, "participant", db_url=db_url, reports=False, force=True)
@@ -91,7 +91,7 @@ def test_rerun_refits_nothing_and_changed_file_replaces_rows(cohort, tmp_path, e
     spec = load(path)
     save(spec.with_data(spec.data * 1.5), path, force=True)
     third = run_study(cohort, out, "participant", db_url=db_url, reports=False, force=True)
-    assert third.n_fitted == 1 and third.n_reused == 9
+    assert third.n_fitted == 1 and third.n_reused == 9 and third.refit_reasons == {"input file changed": 1}
 
     db = open_database(db_url, out_dir=out)
     with db.session() as s:
@@ -147,6 +147,8 @@ def test_changed_engine_refits(cohort, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "engine_sha256", lambda: "0" * 64)
     again = run_study(cohort, out, "participant", reports=False, force=True)
     assert again.n_fitted == 10 and again.n_reused == 0
+    assert again.refit_reasons == {"fit settings or pmlmrs fitting code changed": 10}
+    assert json.loads(again.files["run_log"].read_text())["refit_reasons"] == again.refit_reasons
 
 
 def test_bad_exam_does_not_stop_the_run(cohort, tmp_path):
@@ -275,3 +277,16 @@ def test_pages_follow_the_run_options(cohort, tmp_path):
     cohort_page = (out / "group" / "report.html").read_text()
     assert re.search(r'>basis</th><td class="text">ismrm2016_press_3T_30ms \(SHA-256 [0-9a-f]{64}\)', cohort_page)
     json.loads(res.files["run_log"].read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+
+
+def test_a_voxel_that_now_fails_loses_its_earlier_fit_files(cohort, tmp_path):
+    out = tmp_path / "deriv"
+    run_study(cohort, out, "participant", reports=False)
+    bad = next(cohort.glob("sub-01/ses-01/mrs/*voi-lesion_svs.nii.gz"))
+    stem = bad.name.replace("_svs.nii.gz", "")
+    before = list(out.rglob(f"{stem}*"))
+    assert len(before) == 3   # desc-fit .tsv and .json, the cached result
+    bad.write_bytes(bad.read_bytes()[:2000])
+    res = run_study(cohort, out, "participant", reports=False, force=True)
+    assert res.n_failed == 1 and res.n_reused == 9
+    assert not list(out.rglob(f"{stem}*"))

@@ -49,14 +49,18 @@ def print_summary(res: Any, *, max_problems: int = 10) -> None:
     console.print(f"[bold]pmlmrs run[/bold] ({res.level}): {res.n_patients} patients, {res.n_exams} exams, "
                   f"{res.n_voxels} voxels; {res.n_fitted} fitted, {res.n_reused} unchanged (not refitted), "
                   f"{res.n_failed} failed; {res.seconds:.1f} s", highlight=False, soft_wrap=True)
+    if res.refit_reasons:
+        why = ", ".join(f"{n} {k}" for k, n in sorted(res.refit_reasons.items(), key=lambda kv: -kv[1]))
+        console.print(f"fitted because: {why}", highlight=False, soft_wrap=True)
     if res.stage_counts:
         stages = ", ".join(f"{k} {v}" for k, v in sorted(res.stage_counts.items()))
         console.print(f"stages: {stages}", highlight=False, soft_wrap=True)
     errors = [p for p in res.problems if p.level == "error"]
     warnings = [p for p in res.problems if p.level != "error"]
     if res.problems:
-        console.print(f"{len(errors)} error(s) and {len(warnings)} warning(s) in the input "
-                      f"(all in {res.out_dir / 'group' / 'problems.tsv'}):", highlight=False, soft_wrap=True)
+        where = f" (all in {res.files['problems']})" if "problems" in res.files else ""
+        console.print(f"{len(errors)} error(s) and {len(warnings)} warning(s) in the input{where}:",
+                      highlight=False, soft_wrap=True)
         for p in (errors + warnings)[:max_problems]:
             console.print(f"  {p.level}: {p.message}", markup=False, highlight=False, soft_wrap=True)
         if len(res.problems) > max_problems:
@@ -134,7 +138,8 @@ def run(
     errors = sum(p.level == "error" for p in res.problems)
     if res.n_failed or errors or not res.n_voxels:
         err_console.print(f"pmlmrs run: {res.n_failed} voxel(s) failed, {errors} input error(s)"
-                          + ("; no voxels found" if not res.n_voxels else "") + " (see group/problems.tsv)",
+                          + ("; no voxels found" if not res.n_voxels else "")
+                          + (" (see group/problems.tsv)" if "problems" in res.files else " (listed above)"),
                           markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 

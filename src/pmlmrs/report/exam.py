@@ -197,8 +197,9 @@ def _mean_notes(ids: Iterable[str]) -> list[str]:
         voi, acq = split_voxel_id(i)
         per.setdefault(voi, []).append(acq or "no acq label")
     return [f"This exam has {len(acqs)} {voi_label(voi)} voxels ({', '.join(acqs)}): its {voi_label(voi)} values "
-            "here and for the IRIS alert are their mean (SD of the mean from the CRLBs; a voxel that failed has no "
-            "value), as in the statistics (one value per exam)." for voi, acqs in per.items() if len(acqs) > 1]
+            "here are their mean (SD of the mean from the CRLBs; a voxel that could not be fitted has no value), as "
+            "in the statistics (one value per exam). The IRIS alert takes the mean of those that passed QC (a voxel "
+            "left out is named in its reason)." for voi, acqs in per.items() if len(acqs) > 1]
 
 
 def exam_context(exam: Any, fits: Mapping[str, Any], quotients: Any = None, iris_row: Any = None,

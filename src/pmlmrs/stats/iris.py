@@ -147,7 +147,7 @@ def _qc_failures(v: pd.DataFrame, voi: str, exams: pd.DataFrame) -> tuple[np.nda
         error = str(r.get("error") or "").strip()
         name = f"{voi} voxel" + (f" {r['spectrum']}" if "spectrum" in r and voi == "lesion" else "")
         if error and error.lower() not in ("n/a", "nan"):
-            msg = f"{name} could not be processed ({error[:120]})"
+            msg = f"{name} could not be processed ({error if len(error) <= 160 else error[:157] + '...'})"
         else:
             parts = [f"{label} {r[c]:{fmt}}" for c, label, fmt in
                      (("snr", "SNR", ".1f"), ("fwhm_ppm", "linewidth", ".3f"),
@@ -183,7 +183,9 @@ def iris_features(voxels: pd.DataFrame, exams: pd.DataFrame | None = None,
         clipped to ±log(``quotient_clip``); 0/0 counts as no rise.
     """
     opts = resolve_options(options)
-    v = prepare_voxels(voxels, opts.replace(ratios=tuple(dict.fromkeys(
+    # every lesion exam keeps its row (exclude_failed_qc or not): a voxel that failed QC is left out
+    # below, and an exam with nothing left is "not evaluable"
+    v = prepare_voxels(voxels, opts.replace(exclude_failed_qc=False, ratios=tuple(dict.fromkeys(
         list(opts.ratios) + ["Lip_tCr", "tCho_tCr", opts.gheuens_column]))))
     full = opts.replace(ratios=tuple(dict.fromkeys(["Lip_tCr", "tCho_tCr", opts.gheuens_column])))
     for col in full.ratios:

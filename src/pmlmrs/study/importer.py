@@ -207,7 +207,9 @@ def import_vendor(vendor_dir: str | Path, mapping: str | Path, bids_dir: str | P
                 save(spec, dst, force=force)
                 written.append(dst)
             except (PmlmrsError, OSError, ValueError) as exc:
-                err = exc if isinstance(exc, StudyError) else StudyError(f"{src}: {exc}", mpath, row=i, column=column)
+                named = isinstance(exc, PmlmrsError) and str(src) in str(exc)   # a reader's error names the file
+                err = exc if isinstance(exc, StudyError) else StudyError(
+                    str(exc) if named else f"{src}: {exc}", mpath, row=i, column=column)
                 problems.append(Problem("error", err, pid, sid, voi,
                                         action="row skipped" if column == "file" else "no water reference"))
                 if column == "file":

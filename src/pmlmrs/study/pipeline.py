@@ -77,6 +77,9 @@ class RunResult:
     n_patients, n_exams, n_voxels : int
     n_fitted, n_reused, n_failed : int
         Voxels fitted now, taken unchanged from the database, and failed.
+    refit_reasons : dict
+        Why the voxels not reused were fitted: ``new``, ``input file changed``, ``fit settings or
+        pmlmrs fitting code changed``, ``earlier fit failed``, ``outputs missing`` -> count.
     stage_counts : dict
         Exams per stage.
     problems : list of Problem
@@ -98,6 +101,7 @@ class RunResult:
     n_fitted: int = 0
     n_reused: int = 0
     n_failed: int = 0
+    refit_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
     stage_counts: dict[str, int] = dataclasses.field(default_factory=dict)
     problems: list[Problem] = dataclasses.field(default_factory=list)
     files: dict[str, Path] = dataclasses.field(default_factory=dict)
@@ -591,6 +595,7 @@ def _write_run_json(out: Path, res: RunResult, options: dict[str, Any], study: S
         "seconds": round(res.seconds, 2), "bids_dir": str(study.bids_dir.resolve()),
         "counts": {"patients": res.n_patients, "exams": res.n_exams, "voxels": res.n_voxels,
                    "fitted": res.n_fitted, "reused": res.n_reused, "failed": res.n_failed},
+        "refit_reasons": res.refit_reasons,
         "stage_counts": res.stage_counts, "options": options,
         "files": {k: str(v) for k, v in res.files.items()}, "missing": res.missing,
         "problems": [p.to_dict() for p in res.problems],
@@ -663,12 +668,11 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
                 todo = []
                 for v in e.voxels:
                     old = stored.get((v.participant_id, v.session_id, v.voi, v.acq))
-                    if (old is not None and old.input_sha256 == digests[v.key] and old.status == "ok"
-                            and old.summary is not None
-                            and all((out / p).exists() for p in (old.outputs or {}).values())
-                            and old.outputs):
+                    why = _refit_reason(old, hashes[v.key], digests[v.key], settings_sha, out)
+                    if why is None:
                         res.n_reused += 1
                         continue
+                    res.refit_reasons[why] = res.refit_reasons.get(why, 0) + 1
                     todo.append(v.id)
                 if todo:
                     tasks.append((e, tuple(todo), settings))
@@ -730,6 +734,21 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
         _remove_stale_reports(out, level)
 
 
+def _refit_reason(old: Any, files: tuple[str, str | None], digest: str, settings_sha: str, out: Path) -> str | None:
+    """Why a voxel must be fitted (None: its stored fit is reused)."""
+    if old is None:
+        return "new"
+    if (old.svs_sha256, old.ref_sha256) != files:
+        return "input file changed"
+    if old.settings_sha256 != settings_sha:   # the settings digest includes the fitting code (engine_sha256)
+        return "fit settings or pmlmrs fitting code changed"
+    if old.status != "ok" or old.summary is None or old.input_sha256 != digest:
+        return "earlier fit failed"
+    if not old.outputs or not all((out / p).exists() for p in old.outputs.values()):
+        return "outputs missing"
+    return None
+
+
 def _remove_outputs_of_removed(out: Path, gone: Mapping[str, Any]) -> None:
     """Delete what earlier runs wrote for voxels, exams and patients no longer in the dataset (their
     fit files, exam reports and timelines; folders left empty go too), so the derivatives match it."""
@@ -759,6 +778,8 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
             svs, ref = hashes[v.key]
             ok = o.get("status") == "ok"
             row = o["row"] if ok else error_row(v.name, o.get("error", "unknown error"))
+            if not ok:   # an earlier fit's files would contradict the failure now recorded
+                remove_outputs(_voxel_paths(res.out_dir, v).values(), res.out_dir)
             db.replace_voxel(
                 s, ex, voi=v.voi, acq=v.acq, spectrum=v.name, path=str(v.path), ref_path=None if v.ref_path is None
                 else str(v.ref_path), svs_sha256=svs, ref_sha256=ref, settings_sha256=settings_sha,
