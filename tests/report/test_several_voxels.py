@@ -64,6 +64,9 @@ def test_exam_page_shows_every_voxel(tmp_path, two_lesions):
     # a single lesion voxel with an acq label is just "lesion"
     ctx = exam_context(exam, {"lesion:press": fits["lesion:frontal"], "nawm:press": fits["nawm"]}, q)
     assert [ctx["voi_labels"][v] for v in ctx["vois"]] == ["lesion", "NAWM"] and ctx["mean_notes"] == []
+    # an unlabelled voxel beside a labelled one of its voi: named as on the timeline
+    ctx = exam_context(exam, {"lesion": fits["lesion:frontal"], "lesion:parietal": fits["lesion:parietal"]}, q)
+    assert sorted(ctx["voi_labels"].values()) == ["lesion (no acq label)", "lesion (parietal)"]
 
 
 def test_timeline_has_one_lesion_line_per_acq(tmp_path, two_lesions):

@@ -159,8 +159,8 @@ def _order(vid: str) -> tuple[int, str, str]:
 
 
 def _labels(ids: Iterable[str]) -> dict[str, str]:
-    """Display label of each voxel id: ``lesion``, ``NAWM``, and ``lesion (frontal)`` where the exam
-    has several voxels of that voi."""
+    """Display label of each voxel id: ``lesion``, ``NAWM``, and ``lesion (frontal)`` or ``lesion (no acq
+    label)`` where the exam has several voxels of that voi (as the timeline names its lines)."""
     from pmlmrs.report._html import voi_label
     from pmlmrs.study.bids import split_voxel_id
 
@@ -169,7 +169,7 @@ def _labels(ids: Iterable[str]) -> dict[str, str]:
     out = {}
     for i in ids:
         voi, acq = split_voxel_id(i)
-        out[i] = voi_label(voi) + (f" ({acq})" if acq is not None and per_voi[voi] > 1 else "")
+        out[i] = voi_label(voi) + (f" ({acq or 'no acq label'})" if per_voi[voi] > 1 else "")
     return out
 
 
