@@ -23,12 +23,15 @@ def tiny_cohort(tmp_path_factory) -> Path:
     return root
 
 
+def private_copy(cohort_dir: Path, tmp_path: Path) -> Path:
+    """A copy of a shared cohort for one test (tests change files)."""
+    return Path(shutil.copytree(cohort_dir, tmp_path / "bids"))
+
+
 @pytest.fixture
 def cohort(tiny_cohort, tmp_path) -> Path:
-    """A private copy of ``tiny_cohort`` (tests change files)."""
-    dst = tmp_path / "bids"
-    shutil.copytree(tiny_cohort, dst)
-    return dst
+    """A private copy of ``tiny_cohort``."""
+    return private_copy(tiny_cohort, tmp_path)
 
 
 def read_tsv(path: Path) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pytest
 
 from pmlmrs.study.pipeline import VOXEL_KEY_COLUMNS, run_study
 
-from .conftest import read_tsv
+from .conftest import private_copy, read_tsv
 
 EXAM = ("sub-01", "ses-01")
 LESIONS = {"frontal": "sub-01_ses-01_acq-frontal_voi-lesion_svs", "parietal": "sub-01_ses-01_acq-parietal_voi-lesion_svs"}
@@ -37,9 +37,7 @@ def two_lesion_cohort(tiny_cohort, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def cohort(two_lesion_cohort, tmp_path) -> Path:
-    dst = tmp_path / "bids"
-    shutil.copytree(two_lesion_cohort, dst)
-    return dst
+    return private_copy(two_lesion_cohort, tmp_path)
 
 
 def exam_rows(df: pd.DataFrame) -> pd.DataFrame:
