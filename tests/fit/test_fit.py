@@ -55,6 +55,10 @@ def combo(r: FitResult, names) -> float:
     return float(sum(r.amplitude(n) for n in names))
 
 
+def combo_of(amps, r: FitResult, names) -> float:
+    return float(sum(amps[r.index(n)] for n in names))
+
+
 # ---- simulated components ----------------------------------------------------------------------
 def test_lipid_table_values():
     # LCModel manual Sec. 11.7 defaults
@@ -346,6 +350,72 @@ def test_fit_water_synthetic():
     assert wf.frequency_hz == pytest.approx(5.0, abs=0.05)
 
 
+# ---- lipid lineshape alternatives ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lipid_fit(model, basis):
+    """A lesion-like spectrum: Lorentzian lipids (18 Hz) under a broad baseline, and its default fit."""
+    spec, _ = synthesize(basis, TRUTH, lipids={"Lip13": 40.0, "Lip09": 8.0}, lip_lorentz_hz=18.0, baseline=0.3,
+                         snr=40, rng=np.random.default_rng(77))
+    return spec, model.fit(spec)
+
+
+def test_lipid_lineshape_alternatives(lipid_fit, basis):
+    """Detected lipids get two refits (lipid lineshape purely Lorentzian / Gaussian); every quantity
+    reports half the range over the fit and the refits, added to the CRLB in quadrature; the main
+    fit is the same with the option off."""
+    from pmlmrs.quant import ratios
+
+    spec, r = lipid_fit
+    assert set(r.alternatives) == {"lipids_lorentzian", "lipids_gaussian"}
+    cr = [r.index("Cr"), r.index("PCr")]
+    lip = [r.index("Lip09"), r.index("Lip13")]
+    values = [float(a[lip].sum() / a[cr].sum()) for a in (r.amplitudes, *r.alternatives.values())]
+    assert len(set(np.round(values, 6))) == 3                      # the refits did move the lipids
+    m = ratios(r, ["Lip_tCr"])["Lip_tCr"]
+    assert m.value == pytest.approx(values[0])
+    assert m.sd_lineshape == pytest.approx(0.5 * (max(values) - min(values)), rel=1e-9)
+    assert m.sd_total == pytest.approx(np.hypot(m.sd, m.sd_lineshape), rel=1e-12)
+    off = LinearCombinationModel(basis, FitOptions(lipid_lineshape_sd=False)).fit(spec)
+    assert off.alternatives == {}
+    np.testing.assert_allclose(off.amplitudes, r.amplitudes, rtol=1e-12)
+    assert ratios(off, ["Lip_tCr"])["Lip_tCr"].sd_lineshape == 0.0
+
+
+def test_no_lineshape_alternatives_without_lipids(model, basis):
+    """Without lipid signal (summed lipid amplitude <= 2 CRLB) no refit runs and the SD is the CRLB's."""
+    from pmlmrs.quant import ratios
+
+    spec, _ = synthesize(basis, TRUTH, snr=40, rng=np.random.default_rng(78))
+    r = model.fit(spec)
+    assert r.alternatives == {}
+    m = ratios(r, ["Lip_tCr"])["Lip_tCr"]
+    assert m.sd_lineshape == 0.0 and m.sd_total == m.sd
+
+
+def test_lineshape_alternatives_in_outputs(lipid_fit):
+    """summary.tsv's RATIO_sd is the total SD; fit.json has both parts and the refits' amplitudes,
+    all scaled with the water reference."""
+    import json
+
+    from pmlmrs.quant import ratios, scale_to_water
+    from pmlmrs.quant.outputs import fit_to_dict, summary_row, to_jsonable
+
+    _, r = lipid_fit
+    s = scale_to_water(r, 1.0e5)
+    f = s.concentration_scale
+    for k, a in r.alternatives.items():
+        np.testing.assert_allclose(s.alternatives[k], a * f, rtol=1e-12)
+    m = ratios(s, ["Lip_tCr"])["Lip_tCr"]
+    assert summary_row(s, "x")["Lip_tCr_sd"] == pytest.approx(m.sd_total)
+    doc = json.loads(json.dumps(to_jsonable(fit_to_dict(s, name="x"))))
+    assert doc["ratios"]["Lip_tCr"]["sd"] == pytest.approx(m.sd_total)
+    assert doc["ratios"]["Lip_tCr"]["sd_crlb"] == pytest.approx(m.sd)
+    assert doc["ratios"]["Lip_tCr"]["sd_lineshape"] == pytest.approx(m.sd_lineshape)
+    assert doc["lineshape_alternatives"]["lipids_gaussian"]["Lip13"] == pytest.approx(
+        s.alternatives["lipids_gaussian"][s.index("Lip13")])
+    assert doc["combinations"]["Lip"]["sd_lineshape"] > 0
+
+
 # ---- JAX -----------------------------------------------------------------------------------------
 @pytest.mark.jax
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")
@@ -365,6 +435,10 @@ def test_jax_matches_numpy(basis):
         assert b.params["fit_quality"] == pytest.approx(a.params["fit_quality"], rel=0.005)
         assert b.params["baseline"]["smoothness"] == a.params["baseline"]["smoothness"]
         assert b.n_iterations <= 2 * a.n_iterations + 5
+        assert set(b.alternatives) == set(a.alternatives) == {"lipids_lorentzian", "lipids_gaussian"}
+        for k in a.alternatives:
+            assert combo_of(b.alternatives[k], b, ["Lip09", "Lip13"]) == pytest.approx(
+                combo_of(a.alternatives[k], a, ["Lip09", "Lip13"]), rel=0.01), k
 
 
 @pytest.mark.jax

@@ -370,7 +370,8 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             converged = bool(done[j])
             msg = "LM converged (jax)" if converged else f"LM stopped after max_iterations={opts.max_iterations} (jax)"
             info = {"problem": pr, "status": 1 if converged else 0, "message": msg, "nfev": int(iters[j]),
-                    "sigma": sigmas[j][0], "noise_range": sigmas[j][1], "den_ref": sigmas[j][2]}
+                    "sigma": sigmas[j][0], "noise_range": sigmas[j][1], "den_ref": sigmas[j][2],
+                    "lo": los[j], "hi": his[j]}
             try:
                 res = model._finish(prep, spectra[i], theta[j], info, time.perf_counter() - elapsed)
             except Exception as exc:  # noqa: BLE001

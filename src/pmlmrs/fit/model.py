@@ -763,6 +763,8 @@ class LinearCombinationModel:
         cov = cov_all[n_nl:n_nl + k, n_nl:n_nl + k].copy()
         crlb = np.sqrt(np.clip(np.diag(cov), 0, None))
         nl_sd = np.sqrt(np.clip(np.diag(cov_all)[:n_nl], 0, None))
+        alternatives = self._lineshape_alternatives(prep, theta, info, amps, cov)
+        problem.evaluate(theta)
         # ---- arrays ---------------------------------------------------------------------------
         coef = problem.baseline_coefficients()
         m = grid.bl_matrix.shape[1]
@@ -825,8 +827,42 @@ class LinearCombinationModel:
             crlb=crlb, params=params, ppm=grid.ppm.copy(), data=data, fit=fit, baseline=baseline,
             components=components, noise_sd=float(sigma), converged=bool(converged), message=message,
             n_iterations=int(info["nfev"]), options=opts.to_dict(), provenance=spectrum.provenance + (step,),
-            model=self,
+            model=self, alternatives=alternatives,
         )
+
+    def _lineshape_alternatives(self, prep: _Prepared, theta: NDArray, info: dict, amps: NDArray,
+                                cov: NDArray) -> dict[str, NDArray[np.float64]]:
+        """Amplitudes ``(K,)`` of refits with every lipid group's lineshape held purely Lorentzian
+        (``"lipids_lorentzian"``) and purely Gaussian (``"lipids_gaussian"``), started from *theta*
+        with the group's Voigt FWHM, on the same problem (baseline smoothness, priors); empty when
+        ``FitOptions.lipid_lineshape_sd`` is off or the lipids are not detected (their summed
+        amplitude <= 2 CRLB), see :attr:`FitOptions.lipid_lineshape_sd`."""
+        opts = self.options
+        lip = np.array([n in self.lipid_names for n in self.names])
+        if not (opts.lipid_lineshape_sd and self.lipid_groups and lip.any()):
+            return {}
+        total = float(amps[lip].sum())
+        if not total > 2.0 * np.sqrt(max(float(cov[np.ix_(lip, lip)].sum()), 0.0)):
+            return {}
+        problem: Problem = info["problem"]
+        lo = info["lo"] if "lo" in info else self._bounds(prep, theta)[0]
+        hi = info["hi"] if "hi" in info else self._bounds(prep, theta)[1]
+        prior = self.lineshape_prior(prep, info["sigma"])
+        out: dict[str, NDArray[np.float64]] = {}
+        for label, held in (("lipids_lorentzian", 4), ("lipids_gaussian", 3)):
+            th0, free = theta.copy(), prep.free.copy()
+            for g in self.lipid_groups:
+                il, ig = 3 + 3 * g, 4 + 3 * g
+                fwhm = _voigt_fwhm(float(theta[il]), float(np.sqrt(max(theta[ig], 0.0))))
+                if held == 4:      # Gaussian part held at 0: the FWHM goes to the Lorentzian part
+                    th0[il], th0[ig] = min(fwhm, hi[il]), 0.0
+                else:
+                    th0[il], th0[ig] = 0.0, min(fwhm, np.sqrt(hi[ig])) ** 2
+                free[3 + 3 * g + (held - 3)] = False
+            th, _ = self._solve(problem, th0, lo, hi, free, opts.max_iterations, prior)
+            problem.evaluate(th)
+            out[label] = problem.amps.copy()
+        return out
 
     # ---- batches --------------------------------------------------------------------------------
     def fit_many(self, spectra: Sequence[Spectrum]) -> list[FitResult | Exception]:

@@ -82,6 +82,11 @@ class FitResult:
     provenance : tuple of ProcessingStep
     model : object or None
         The model that produced this result (not serialised).
+    alternatives : mapping of str to (n_components,) float array
+        Amplitudes (same units) of refits that differ from this one only in a modelling choice the
+        data cannot settle: ``"lipids_lorentzian"`` / ``"lipids_gaussian"``, the lipid lineshape held
+        purely Lorentzian / Gaussian (``FitOptions.lipid_lineshape_sd``). Their spread is reported as
+        :attr:`pmlmrs.quant.Measure.sd_lineshape`; empty when not computed.
     """
 
     spectrum: Spectrum
@@ -106,6 +111,7 @@ class FitResult:
     provenance: tuple[ProcessingStep, ...] = ()
     model: Any = field(default=None, repr=False)
     covariance_free: NDArray[np.float64] | None = None
+    alternatives: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.names)
@@ -126,6 +132,14 @@ class FitResult:
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "names", tuple(self.names))
         object.__setattr__(self, "groups", tuple(self.groups))
+        alts = {}
+        for label, a in dict(self.alternatives or {}).items():
+            arr = np.array(a, dtype=float, copy=True)
+            if arr.shape != (n,):
+                raise FitError(f"FitResult: alternative {label!r} must have {n} amplitudes, got {arr.shape}")
+            arr.flags.writeable = False
+            alts[str(label)] = arr
+        object.__setattr__(self, "alternatives", alts)
 
     @property
     def residual(self) -> NDArray[np.complex128]:

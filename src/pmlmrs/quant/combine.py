@@ -10,6 +10,11 @@ combinations gets the first-order (delta-method) variance
 When a member is held at zero by the fit's non-negativity constraint, ``C`` is the fit's
 ``covariance_free`` (that member left free, with its correlations): the sum GPC + PCho is then as
 well determined as the 3.2 ppm singlet, instead of GPC's variance plus PCho's in full.
+
+The CRLB cannot cover a modelling choice the data do not settle. Where the fit has
+``alternatives`` (refits with the lipid lineshape held purely Lorentzian and purely Gaussian,
+``FitOptions.lipid_lineshape_sd``), every quantity also gets ``sd_lineshape``, half the range of
+its value over the fit and those refits; :attr:`Measure.sd_total` adds it to the CRLB in quadrature.
 """
 
 from __future__ import annotations
@@ -72,12 +77,21 @@ class Measure:
         Absolute standard deviation (Cramér-Rao bound), same units.
     members : tuple of str
         The fitted components that were summed (empty for a ratio).
+    sd_lineshape : float
+        Half the range of the value over the fit and its lipid-lineshape alternatives (same units;
+        0 when the fit has none), see the module docstring.
     """
 
     name: str
     value: float
     sd: float
     members: tuple[str, ...] = ()
+    sd_lineshape: float = 0.0
+
+    @property
+    def sd_total(self) -> float:
+        """``sqrt(sd² + sd_lineshape²)``: the CRLB and the lipid-lineshape spread together."""
+        return float(np.hypot(self.sd, self.sd_lineshape))
 
     @property
     def crlb_percent(self) -> float:
@@ -137,11 +151,17 @@ def combination_weights(names: Sequence[str], name: str,
     return w if resolve(name, 0) else None
 
 
+def _half_range(values: Sequence[float]) -> float:
+    v = [x for x in values if np.isfinite(x)]
+    return 0.5 * (max(v) - min(v)) if len(v) > 1 else 0.0
+
+
 def measure(names: Sequence[str], amplitudes: NDArray, covariance: NDArray, name: str,
             definitions: Mapping[str, Sequence[str]] | None = None,
-            covariance_free: NDArray | None = None) -> Measure:
+            covariance_free: NDArray | None = None, alternatives: Sequence[NDArray] = ()) -> Measure:
     """Value and CRLB of one component or combination from amplitudes and their covariance
-    (*covariance_free*: see the module docstring)."""
+    (*covariance_free*, *alternatives*: amplitude vectors of the fit's lineshape alternatives; see
+    the module docstring)."""
     w = combination_weights(names, name, definitions)
     if w is None:
         return Measure(name, float("nan"), float("nan"))
@@ -149,12 +169,14 @@ def measure(names: Sequence[str], amplitudes: NDArray, covariance: NDArray, name
     c = covariance_for(covariance, covariance_free, a, w)
     var = float(w @ c @ w)
     members = tuple(n for n, wi in zip(names, w) if wi)
-    return Measure(name, float(w @ a), float(np.sqrt(max(var, 0.0))), members)
+    spread = _half_range([float(w @ a)] + [float(w @ np.asarray(x, float)) for x in alternatives])
+    return Measure(name, float(w @ a), float(np.sqrt(max(var, 0.0))), members, spread)
 
 
-def _fit_arrays(result: Any) -> tuple[tuple[str, ...], NDArray, NDArray, NDArray | None]:
+def _fit_arrays(result: Any) -> tuple[tuple[str, ...], NDArray, NDArray, NDArray | None, list[NDArray]]:
     return (tuple(result.names), np.asarray(result.amplitudes, float), np.asarray(result.covariance, float),
-            getattr(result, "covariance_free", None))
+            getattr(result, "covariance_free", None),
+            [np.asarray(x, float) for x in getattr(result, "alternatives", {}).values()])
 
 
 def combinations(result: Any, definitions: Mapping[str, Sequence[str]] | None = None) -> dict[str, Measure]:
@@ -174,12 +196,12 @@ def combinations(result: Any, definitions: Mapping[str, Sequence[str]] | None = 
     dict
         ``{name: Measure}`` in definition order.
     """
-    names, a, c, c_free = _fit_arrays(result)
+    names, a, c, c_free, alts = _fit_arrays(result)
     out: dict[str, Measure] = {}
     for name in _definitions(definitions):
         if name in names:
             continue
-        m = measure(names, a, c, name, definitions, c_free)
+        m = measure(names, a, c, name, definitions, c_free, alts)
         if m.members:
             out[name] = m
     return out
@@ -195,7 +217,7 @@ def ratio(result: Any, numerator: str, denominator: str,
     numerator, denominator : str
         Component or combination names.
     """
-    names, a, c, c_free = _fit_arrays(result)
+    names, a, c, c_free, alts = _fit_arrays(result)
     wa = combination_weights(names, numerator, definitions)
     wb = combination_weights(names, denominator, definitions)
     label = f"{numerator}_{denominator}"
@@ -209,7 +231,8 @@ def ratio(result: Any, numerator: str, denominator: str,
     g = wa / vb - va * wb / vb**2
     c = covariance_for(c, c_free, a, wa, wb)
     var = float(g @ c @ g)
-    return Measure(label, float(r), float(np.sqrt(max(var, 0.0))))
+    spread = _half_range([r] + [float(wa @ x) / float(wb @ x) if float(wb @ x) > 0 else float("nan") for x in alts])
+    return Measure(label, float(r), float(np.sqrt(max(var, 0.0))), (), spread)
 
 
 def ratios(result: Any, names: Sequence[str] = RATIOS,

@@ -2,7 +2,8 @@
 
 ``summary.tsv`` columns, in order: ``spectrum``; for every fitted component then every combination
 ``NAME`` (basis units, mM when water-scaled) and ``NAME_crlb`` (%); the ratios (``tNAA_tCr`` ...)
-each followed by ``RATIO_sd`` (absolute SD, delta method; an extension of the contract); ``snr``
+each followed by ``RATIO_sd`` (absolute SD, an extension of the contract: the delta-method CRLB and,
+where the fit has lipid-lineshape alternatives, their spread in quadrature, :attr:`Measure.sd_total`); ``snr``
 (``n/a`` where not measurable, see :func:`measured_snr`), ``fwhm_ppm`` (the linewidth QC judged: the water reference's when there is one, else NAA's),
 ``fit_quality``, ``qc_pass``, ``error``. Missing values are ``n/a`` (BIDS), an
 infinite CRLB (zero amplitude) is ``inf``, booleans are ``true``/``false``. Inputs are named by file
@@ -208,7 +209,7 @@ def summary_row(result: Any, name: str, *, voi: str | None = None,
         row[f"{n}_crlb"] = m.crlb_percent
     for n, m in ratios(result, ratio_names, definitions).items():
         row[n] = m.value
-        row[f"{n}_sd"] = m.sd
+        row[f"{n}_sd"] = m.sd_total
     items = _qc_items(result, voi)
     row["snr"] = measured_snr(result)
     row["fwhm_ppm"] = judged_fwhm_ppm(result, items)
@@ -359,7 +360,8 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def _measure_dict(m: Any) -> dict[str, Any]:
-    return {"value": m.value, "sd": m.sd, "crlb_percent": m.crlb_percent, "members": list(m.members)}
+    return {"value": m.value, "sd": m.sd, "crlb_percent": m.crlb_percent, "sd_lineshape": m.sd_lineshape,
+            "members": list(m.members)}
 
 
 def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.PathLike | None = None,
@@ -437,7 +439,10 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
         **({"covariance_free": np.asarray(result.covariance_free)}
            if getattr(result, "covariance_free", None) is not None else {}),
         "combinations": {k: _measure_dict(m) for k, m in combinations(result, definitions).items()},
-        "ratios": {k: {"value": m.value, "sd": m.sd} for k, m in ratios(result, RATIOS, definitions).items()},
+        "ratios": {k: {"value": m.value, "sd": m.sd_total, "sd_crlb": m.sd, "sd_lineshape": m.sd_lineshape}
+                   for k, m in ratios(result, RATIOS, definitions).items()},
+        "lineshape_alternatives": {label: dict(zip(result.names, (float(x) for x in amps)))
+                                   for label, amps in getattr(result, "alternatives", {}).items()},
         "parameters": dict(result.params),
         "fit": {
             "converged": bool(result.converged),

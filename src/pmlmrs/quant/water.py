@@ -391,6 +391,7 @@ def scale_to_water(result: Any, water: Spectrum | float, options: QuantOptions |
         covariance_free=None if getattr(result, "covariance_free", None) is None
         else np.asarray(result.covariance_free) * f * f,
         crlb=np.asarray(result.crlb) * f,
+        alternatives={k: np.asarray(v) * f for k, v in getattr(result, "alternatives", {}).items()},
         concentration_scale=scale,
         provenance=tuple(result.provenance) + (step,),
     )
