@@ -382,7 +382,7 @@ def test_lipid_lineshape_alternatives(lipid_fit, basis):
 
 
 def test_no_lineshape_alternatives_without_lipids(model, basis):
-    """Without lipid signal (summed lipid amplitude <= 2 CRLB) no refit runs and the SD is the CRLB's."""
+    """Without lipid signal (summed lipid amplitude <= 3 CRLB) no refit runs and the SD is the CRLB's."""
     from pmlmrs.quant import ratios
 
     spec, _ = synthesize(basis, TRUTH, snr=40, rng=np.random.default_rng(78))

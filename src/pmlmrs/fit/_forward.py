@@ -345,11 +345,30 @@ class Problem:
         return v - q @ (q.T @ v)
 
     def columns(self, theta: NDArray) -> None:
-        """Broadened basis (time domain and window spectra) for the group parameters of *theta*."""
+        """Broadened basis (time domain and window spectra) for the group parameters of *theta*.
+
+        When only some groups' parameters changed since the last call (the lipid-lineshape refits
+        hold the metabolites), only their components are recomputed."""
         key = np.array(theta[2:], dtype=float).tobytes()
         if self._cols_theta is not None and key == self._cols_theta:
             return
         g = self.grid
+        gp = np.array(theta[2:2 + 3 * g.n_groups], dtype=float).reshape(g.n_groups, 3)
+        if self._cols_theta is not None:
+            changed = np.flatnonzero(np.any(gp != self._group_params, axis=1))
+            if 0 < changed.size < g.n_groups:
+                self._env = g.envelopes(theta)
+                rows = np.flatnonzero(np.isin(g.group_index, changed))
+                new = g.window_fft(g.fids[rows] * self._env[g.group_index[rows]])
+                n_w = new.shape[1]
+                self.cols[rows] = new
+                self.a_aug[:n_w, rows] = new.real.T
+                self.a_aug[n_w:2 * n_w, rows] = new.imag.T
+                self._group_params = gp
+                self._cols_theta = key
+                self._ap_lam = None
+                self._red = None
+                return
         self._env = g.envelopes(theta)                 # (G, N)
         if self._xbuf is None:
             self._xbuf = np.empty(g.fids.shape, dtype=np.complex128)
@@ -363,6 +382,7 @@ class Problem:
         if self.n_prior:
             a_aug[-self.n_prior:] = self.prior
         self.a_aug = a_aug
+        self._group_params = gp
         self._cols_theta = key
         self._ap_lam = None
         self._red = None

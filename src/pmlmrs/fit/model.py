@@ -52,6 +52,11 @@ __all__ = [
 ]
 
 _MEASURED_MM = ("Mac", "MM", "MMBL")
+#: Optimiser tolerance of the lipid-lineshape refits (:meth:`LinearCombinationModel._lineshape_alternatives`):
+#: they measure a spread of a few %, so they stop earlier than the fit
+ALTERNATIVE_TOLERANCE = 1e-3
+#: Lipids count as detected (and get lineshape refits) when their summed amplitude exceeds this many CRLBs
+LIPID_DETECTION_CRLB = 3.0
 def _alias(name: str, names: Sequence[str]) -> str | None:
     """*name* in its canonical basis spelling (``PCh`` -> ``PCho``, ``Scyllo`` -> ``sIns``, see
     :func:`pmlmrs.basis.basis.canonical_name`) if that is in *names*, else None."""
@@ -519,7 +524,7 @@ class LinearCombinationModel:
                               np.array(cols[4], dtype=float))
 
     def _solve(self, problem: Problem, theta0: NDArray, lo: NDArray, hi: NDArray, free: NDArray,
-               max_nfev: int, prior: LineshapePrior | None = None) -> tuple[NDArray, Any]:
+               max_nfev: int, prior: LineshapePrior | None = None, tol: float | None = None) -> tuple[NDArray, Any]:
         full = theta0.copy()
         use_prior = prior is not None and len(prior) > 0
 
@@ -540,7 +545,7 @@ class LinearCombinationModel:
 
         from pmlmrs.fit._optimize import gradient_tolerance, least_squares_lm
 
-        tol = self.options.tolerance
+        tol = self.options.tolerance if tol is None else tol
         gtol = gradient_tolerance(tol)
         if self.options.optimizer == "lm":
             # bounded Levenberg-Marquardt (pmlmrs.fit._optimize): may start and end on a bound
@@ -763,8 +768,6 @@ class LinearCombinationModel:
         cov = cov_all[n_nl:n_nl + k, n_nl:n_nl + k].copy()
         crlb = np.sqrt(np.clip(np.diag(cov), 0, None))
         nl_sd = np.sqrt(np.clip(np.diag(cov_all)[:n_nl], 0, None))
-        alternatives = self._lineshape_alternatives(prep, theta, info, amps, cov)
-        problem.evaluate(theta)
         # ---- arrays ---------------------------------------------------------------------------
         coef = problem.baseline_coefficients()
         m = grid.bl_matrix.shape[1]
@@ -819,6 +822,8 @@ class LinearCombinationModel:
         # DESIGN's definition, the same as pmlmrs.qc.fit_quality: real parts over the whole window
         params["fit_quality"] = float(np.std(resid.real) / sigma) if sigma > 0 else np.inf
         params["elapsed_s"] = time.perf_counter() - t_start
+        # last: the refits move the problem away from theta (the arrays above are copies)
+        alternatives = self._lineshape_alternatives(prep, theta, info, amps, cov)
         step = ProcessingStep("fit", params={"backend": opts.backend, "n_components": k,
                                              "nfev": info["nfev"]},
                               details=f"linear-combination fit, {k} components, {opts.baseline} baseline")
@@ -836,21 +841,26 @@ class LinearCombinationModel:
         (``"lipids_lorentzian"``) and purely Gaussian (``"lipids_gaussian"``), started from *theta*
         with the group's Voigt FWHM, on the same problem (baseline smoothness, priors); empty when
         ``FitOptions.lipid_lineshape_sd`` is off or the lipids are not detected (their summed
-        amplitude <= 2 CRLB), see :attr:`FitOptions.lipid_lineshape_sd`."""
+        amplitude <= LIPID_DETECTION_CRLB CRLBs), see :attr:`FitOptions.lipid_lineshape_sd`."""
         opts = self.options
         lip = np.array([n in self.lipid_names for n in self.names])
         if not (opts.lipid_lineshape_sd and self.lipid_groups and lip.any()):
             return {}
         total = float(amps[lip].sum())
-        if not total > 2.0 * np.sqrt(max(float(cov[np.ix_(lip, lip)].sum()), 0.0)):
+        if not total > LIPID_DETECTION_CRLB * np.sqrt(max(float(cov[np.ix_(lip, lip)].sum()), 0.0)):
             return {}
         problem: Problem = info["problem"]
         lo = info["lo"] if "lo" in info else self._bounds(prep, theta)[0]
         hi = info["hi"] if "hi" in info else self._bounds(prep, theta)[1]
         prior = self.lineshape_prior(prep, info["sigma"])
         out: dict[str, NDArray[np.float64]] = {}
+        # only the lipid groups' lineshapes and the phases move (the other groups' columns stay)
+        others = np.zeros(prep.free.size, dtype=bool)
+        for g in range(len(self.group_names)):
+            if g not in self.lipid_groups:
+                others[2 + 3 * g:5 + 3 * g] = True
         for label, held in (("lipids_lorentzian", 4), ("lipids_gaussian", 3)):
-            th0, free = theta.copy(), prep.free.copy()
+            th0, free = theta.copy(), prep.free & ~others
             for g in self.lipid_groups:
                 il, ig = 3 + 3 * g, 4 + 3 * g
                 fwhm = _voigt_fwhm(float(theta[il]), float(np.sqrt(max(theta[ig], 0.0))))
@@ -859,7 +869,7 @@ class LinearCombinationModel:
                 else:
                     th0[il], th0[ig] = 0.0, min(fwhm, np.sqrt(hi[ig])) ** 2
                 free[3 + 3 * g + (held - 3)] = False
-            th, _ = self._solve(problem, th0, lo, hi, free, opts.max_iterations, prior)
+            th, _ = self._solve(problem, th0, lo, hi, free, opts.max_iterations, prior, ALTERNATIVE_TOLERANCE)
             problem.evaluate(th)
             out[label] = problem.amps.copy()
         return out
