@@ -308,6 +308,7 @@ class Problem:
         self.grid = grid
         self.y = np.asarray(y_window, dtype=np.complex128)
         self._cols_theta = None
+        self._group_params: NDArray | None = None     # (G, 3) group parameters of the columns
         self._theta_key: bytes | None = None
         self._xbuf: NDArray | None = None
         self._red: tuple | None = None

@@ -57,6 +57,8 @@ _MEASURED_MM = ("Mac", "MM", "MMBL")
 ALTERNATIVE_TOLERANCE = 1e-3
 #: Lipids count as detected (and get lineshape refits) when their summed amplitude exceeds this many CRLBs
 LIPID_DETECTION_CRLB = 3.0
+
+
 def _alias(name: str, names: Sequence[str]) -> str | None:
     """*name* in its canonical basis spelling (``PCh`` -> ``PCho``, ``Scyllo`` -> ``sIns``, see
     :func:`pmlmrs.basis.basis.canonical_name`) if that is in *names*, else None."""
@@ -850,8 +852,7 @@ class LinearCombinationModel:
         if not total > LIPID_DETECTION_CRLB * np.sqrt(max(float(cov[np.ix_(lip, lip)].sum()), 0.0)):
             return {}
         problem: Problem = info["problem"]
-        lo = info["lo"] if "lo" in info else self._bounds(prep, theta)[0]
-        hi = info["hi"] if "hi" in info else self._bounds(prep, theta)[1]
+        lo, hi = info["lo"], info["hi"]
         prior = self.lineshape_prior(prep, info["sigma"])
         out: dict[str, NDArray[np.float64]] = {}
         # only the lipid groups' lineshapes and the phases move (the other groups' columns stay)
@@ -859,16 +860,17 @@ class LinearCombinationModel:
         for g in range(len(self.group_names)):
             if g not in self.lipid_groups:
                 others[2 + 3 * g:5 + 3 * g] = True
-        for label, held in (("lipids_lorentzian", 4), ("lipids_gaussian", 3)):
+        for label, lorentzian in (("lipids_lorentzian", True), ("lipids_gaussian", False)):
             th0, free = theta.copy(), prep.free & ~others
             for g in self.lipid_groups:
-                il, ig = 3 + 3 * g, 4 + 3 * g
+                il, ig = 3 + 3 * g, 4 + 3 * g         # Lorentzian FWHM, squared Gaussian FWHM
                 fwhm = _voigt_fwhm(float(theta[il]), float(np.sqrt(max(theta[ig], 0.0))))
-                if held == 4:      # Gaussian part held at 0: the FWHM goes to the Lorentzian part
+                if lorentzian:                          # the whole FWHM Lorentzian, the Gaussian held at 0
                     th0[il], th0[ig] = min(fwhm, hi[il]), 0.0
+                    free[ig] = False
                 else:
                     th0[il], th0[ig] = 0.0, min(fwhm, np.sqrt(hi[ig])) ** 2
-                free[3 + 3 * g + (held - 3)] = False
+                    free[il] = False
             th, _ = self._solve(problem, th0, lo, hi, free, opts.max_iterations, prior, ALTERNATIVE_TOLERANCE)
             problem.evaluate(th)
             out[label] = problem.amps.copy()
