@@ -231,7 +231,7 @@ def ratio(result: Any, numerator: str, denominator: str,
     g = wa / vb - va * wb / vb**2
     c = covariance_for(c, c_free, a, wa, wb)
     var = float(g @ c @ g)
-    spread = _half_range([r] + [float(wa @ x) / float(wb @ x) if float(wb @ x) > 0 else float("nan") for x in alts])
+    spread = _half_range([r] + [float(wa @ x) / b if (b := float(wb @ x)) > 0 else float("nan") for x in alts])
     return Measure(label, float(r), float(np.sqrt(max(var, 0.0))), (), spread)
 
 
