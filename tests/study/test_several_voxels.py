@@ -136,6 +136,10 @@ def test_one_failed_lesion_voxel_of_two(cohort, tmp_path):
     assert (res.n_fitted, res.n_failed) == (10, 1)
     failed = [p for p in res.problems if p.level == "error" and "processing failed" in p.message]
     assert len(failed) == 1 and "acq-parietal" in failed[0].message and failed[0].voi == "lesion"
+    assert failed[0].acq == "parietal"
+    problems = read_tsv(out / "group" / "problems.tsv")
+    row = problems[problems["message"].str.contains("processing failed")]
+    assert list(row["voi"]) == ["lesion"] and list(row["acq"]) == ["parietal"]
     vox = exam_rows(read_tsv(out / "group" / "voxels.tsv")).set_index("spectrum")
     assert vox.loc[LESIONS["parietal"], "error"] and pd.isna(vox.loc[LESIONS["parietal"], "Lip_tCr"])
     ln = exam_rows(read_tsv(out / "group" / "lesion_nawm.tsv")).iloc[0]

@@ -360,8 +360,13 @@ def _problem_rows(problems: Any) -> list[dict[str, str]]:
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) == "n/a" else str(v)
 
     rows = problems.to_dict("records") if hasattr(problems, "to_dict") else list(problems or [])
-    return [{**{k: text(r.get(k)) for k in ("level", "participant_id", "session_id", "voi", "message", "action")},
-             "cls": {"error": "qc-fail", "warning": "qc-warn"}.get(str(r.get("level")), "")} for r in rows]
+    out = []
+    for r in rows:
+        row = {k: text(r.get(k)) for k in ("level", "participant_id", "session_id", "voi", "message", "action")}
+        if row["voi"] and text(r.get("acq")):                 # one voxel of several of its voi: "lesion (frontal)"
+            row["voi"] += f" ({text(r.get('acq'))})"
+        out.append({**row, "cls": {"error": "qc-fail", "warning": "qc-warn"}.get(str(r.get("level")), "")})
+    return out
 
 
 def _test_rows(stage_stats: Any, comparison: str, alpha: float) -> list[dict[str, Any]]:

@@ -72,6 +72,8 @@ class Problem:
         What the problem concerns.
     action : str
         What the run did about it ("value set to n/a", "exam skipped", ...).
+    acq : str or None
+        The voxel's acq label, where an exam has several voxels of the voi (``acq-frontal``).
     """
 
     level: str
@@ -80,6 +82,7 @@ class Problem:
     session_id: str | None = None
     voi: str | None = None
     action: str = ""
+    acq: str | None = None
 
     @property
     def message(self) -> str:
@@ -90,7 +93,7 @@ class Problem:
         """JSON-friendly."""
         return {"level": self.level, "message": self.message, "path": self.error.path, "row": self.error.row,
                 "column": self.error.column, "participant_id": self.participant_id,
-                "session_id": self.session_id, "voi": self.voi, "action": self.action}
+                "session_id": self.session_id, "voi": self.voi, "acq": self.acq, "action": self.action}
 
 
 def _is_missing(value: Any) -> bool:

@@ -716,7 +716,7 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
                                         ["participant_id", "session_id", "acq_time", "stage", "stage_rule"],
                                         empty="n/a")
         res.files["problems"] = write_tsv(group / "problems.tsv", [p.to_dict() for p in res.problems],
-                                          ["level", "participant_id", "session_id", "voi", "message", "path",
+                                          ["level", "participant_id", "session_id", "voi", "acq", "message", "path",
                                            "row", "column", "action"], empty="n/a")
     patients_df = _patients_frame(study)
     exams_df = _exams_frame(exam_rows)
@@ -792,11 +792,12 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
                 scanner = scanner or o.get("header")
                 for note in o.get("notes", []):
                     res.problems.append(Problem("warning", StudyError(note, v.path), v.participant_id,
-                                                v.session_id, v.voi))
+                                                v.session_id, v.voi, acq=v.acq))
             else:
                 res.n_failed += 1
                 res.problems.append(Problem("error", StudyError(f"processing failed: {o.get('error')}", v.path),
-                                            v.participant_id, v.session_id, v.voi, action="voxel recorded as failed"))
+                                            v.participant_id, v.session_id, v.voi, action="voxel recorded as failed",
+                                            acq=v.acq))
                 logger.warning("%s: %s", v.path, o.get("error"))
         if scanner and ex is not None:
             ex.scanner = dict(scanner)
