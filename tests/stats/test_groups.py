@@ -33,6 +33,45 @@ def test_columns_exact(cohort):
     assert set(t["direction"]) <= {"up", "down", ""}
 
 
+def test_effect_sizes_known_values():
+    """Rank-biserial and Hodges–Lehmann on hand-worked examples."""
+    from pmlmrs.stats.groups import _effect
+
+    # unpaired: 8 of 9 pairs a > b, one tie -> (8 - 0) / 9; U_a = 8.5 -> 2 U / 9 - 1 = 0.889
+    eff, measure, shift = _effect(np.array([3.0, 4, 5]), np.array([1.0, 2, 3]), paired=False)
+    assert measure == "rank_biserial" and eff == pytest.approx(8 / 9) and shift == 2.0
+    u = mannwhitneyu([3.0, 4, 5], [1.0, 2, 3]).statistic
+    assert eff == pytest.approx(2 * u / 9 - 1)
+    # paired differences 1, 2, -0.5, 3: signed ranks T+ = 9, T- = 1 -> 0.8; Walsh averages' median 1.375
+    eff, measure, shift = _effect(np.array([1.0, 2, -0.5, 3]), np.zeros(4), paired=True)
+    assert measure == "matched_pairs_rank_biserial" and eff == pytest.approx(0.8) and shift == pytest.approx(1.375)
+    # every a below b: -1
+    assert _effect(np.array([1.0, 2]), np.array([3.0, 4]), paired=False)[0] == -1.0
+
+
+def test_effect_columns_follow_the_tests(cohort):
+    """Tested rows have an effect whose sign is their direction; untested rows none; the
+    Kruskal–Wallis rows epsilon² = H / (n − 1)."""
+    _, _, vox = cohort
+    t = stage_stats(vox)
+    tested = t[np.isfinite(t["p"])]
+    pair = tested[tested["effect_measure"] != "epsilon_squared"]
+    assert pair["effect"].between(-1, 1).all() and pair["shift"].notna().all()
+    up, down = pair[pair["direction"] == "up"], pair[pair["direction"] == "down"]
+    # direction is the sign of the rank effect (the tests' statistic), else of the shift
+    assert ((up["effect"] > 0) | ((up["effect"] == 0) & (up["shift"] > 0))).all()
+    assert ((down["effect"] < 0) | ((down["effect"] == 0) & (down["shift"] < 0))).all()
+    assert set(t.loc[t["comparison"] == "lesion_vs_nawm", "effect_measure"]) <= {"matched_pairs_rank_biserial",
+                                                                                   "rank_biserial", ""}
+    r = _row(t, "Lip_tCr", "all", "stage_vs_stage", "lesion")
+    assert r["effect_measure"] == "epsilon_squared"
+    assert r["effect"] == pytest.approx(r["statistic"] / (r["n_a"] - 1)) and 0 < r["effect"] <= 1
+    assert r["effect"] > _row(t, "Lip_tCr", "all", "stage_vs_stage", "nawm")["effect"]
+    assert t.loc[~np.isfinite(t["p"]), "effect"].isna().all()
+    # planted: lesion lipids far above NAWM in IRIS (every pair up)
+    assert _row(t, "Lip_tCr", "iris")["effect"] == 1.0
+
+
 def test_recovers_planted_effects(cohort):
     _, _, vox = cohort
     t = stage_stats(vox)

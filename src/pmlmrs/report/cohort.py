@@ -382,6 +382,7 @@ def _test_rows(stage_stats: Any, comparison: str, alpha: float) -> list[dict[str
             "n_a": r["n_a"], "n_b": r["n_b"],
             "median_a": fmt_number(r["median_a"], ".3g"), "median_b": fmt_number(r["median_b"], ".3g"),
             "statistic": fmt_number(r["statistic"], ".4g"),
+            "effect": fmt_number(r.get("effect"), ".2f"), "shift": fmt_number(r.get("shift"), ".3g"),
             "p": _fmt_p(p), "p_holm": _fmt_p(r["p_holm"]), "p_fdr": _fmt_p(r["p_fdr"]),
             "significant": isinstance(p, float) and not math.isnan(p) and p < alpha,
             "significant_adj": isinstance(r["p_holm"], float) and not math.isnan(r["p_holm"]) and r["p_holm"] < alpha,

@@ -4,7 +4,10 @@ Non-parametric throughout (STUDY.md: 3–10 exams per stage): Wilcoxon signed-ra
 NAWM paired within exams, Mann–Whitney U otherwise, Kruskal–Wallis across stages, then pairwise
 Mann–Whitney U; raw, Holm and Benjamini–Hochberg adjusted p-values (two-sided). Wilcoxon and
 Mann–Whitney p-values are exact for small samples, with ties and zero differences too (exact
-permutation p), as STUDY.md asks.
+permutation p), as STUDY.md asks. With 3–10 exams a p-value alone says little, so every tested row
+also gets an effect size (rank-biserial correlation; epsilon² for Kruskal–Wallis) and the
+Hodges–Lehmann shift in the ratio's units (columns added after DESIGN's, see
+:data:`STAGE_STATS_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from pmlmrs.stats.options import ALL_STAGES, StatsOptions
 __all__ = ["STAGE_STATS_COLUMNS", "stage_stats", "describe", "stage_counts", "adjust_pvalues",
            "analysis_table"]
 
-#: DESIGN.md group/stage_stats.tsv, in order.
+#: DESIGN.md group/stage_stats.tsv, in order, then pmlmrs' extension: ``effect`` (value),
+#: ``effect_measure`` (``matched_pairs_rank_biserial`` | ``rank_biserial`` | ``epsilon_squared``) and
+#: ``shift`` (Hodges–Lehmann estimate of a − b in the ratio's units; paired: the pseudomedian of
+#: the differences). Rank-biserial runs from −1 (every a below b) to 1; NaN where not tested.
 STAGE_STATS_COLUMNS = [
     "ratio", "stage", "comparison", "group_a", "group_b", "n_a", "n_b", "median_a", "median_b",
-    "test", "statistic", "p", "p_holm", "p_fdr", "direction",
+    "test", "statistic", "p", "p_holm", "p_fdr", "direction", "effect", "effect_measure", "shift",
 ]
 
 
@@ -44,22 +50,37 @@ def analysis_table(voxels: pd.DataFrame, opts: StatsOptions) -> pd.DataFrame:
     return ex
 
 
-def _direction(a: np.ndarray, b: np.ndarray, paired: bool) -> str:
-    """"up" when group a lies above group b, "down" below, "" when there is no difference."""
+def _direction(effect: tuple[float, str, float]) -> str:
+    """"up" when group a lies above group b, "down" below, "" when there is no difference: the sign
+    of the rank-biserial effect (what the Wilcoxon and Mann–Whitney statistics test), else of the
+    Hodges–Lehmann shift. The difference of the two medians can point the other way
+    (medians 0.612 vs 0.597 with 57 % of the pairs below)."""
+    eff, _, shift = effect
+    m = eff if eff != 0 else shift
+    return "up" if m > 0 else "down" if m < 0 else ""
+
+
+def _effect(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, str, float]:
+    """(effect, effect_measure, shift) of a vs b.
+
+    Paired: the matched-pairs rank-biserial correlation ``(T+ − T−) / (T+ + T−)`` of the signed
+    ranks of the non-zero differences (Kerby 2014) and the Hodges–Lehmann pseudomedian of a − b
+    (median of the Walsh averages). Unpaired: ``2 U_a / (n_a n_b) − 1`` (Glass 1966; the share of
+    pairs with a > b minus the share with a < b, ties counting half) and the median of all a_i − b_j.
+    """
+    from scipy.stats import rankdata
+
     if paired:
         d = a - b
-        m = np.median(d)
-        if m == 0:
-            m = np.mean(d)
-    else:
-        m = np.median(a) - np.median(b)
-        if m == 0:
-            # Fall back to the mean rank of a vs b (the U statistic vs its null mean).
-            from scipy.stats import rankdata
-
-            r = rankdata(np.concatenate([a, b]))
-            m = r[: len(a)].mean() - r[len(a):].mean()
-    return "up" if m > 0 else "down" if m < 0 else ""
+        nz = d[d != 0]
+        r = rankdata(np.abs(nz))
+        tot = r.sum()
+        eff = float((r[nz > 0].sum() - r[nz < 0].sum()) / tot) if tot > 0 else 0.0
+        i, j = np.triu_indices(len(d))
+        return eff, "matched_pairs_rank_biserial", float(np.median((d[i] + d[j]) / 2))
+    diff = np.subtract.outer(a, b)
+    eff = float(np.mean(np.sign(diff)))        # = 2 U_a / (n_a n_b) - 1
+    return eff, "rank_biserial", float(np.median(diff))
 
 
 def _has_ties(x: np.ndarray) -> bool:
@@ -153,14 +174,17 @@ def _mannwhitney(a: np.ndarray, b: np.ndarray, opts: StatsOptions) -> tuple[str,
     return f"mannwhitneyu_{'exact' if exact else 'asymptotic'}", float(res.statistic), float(res.pvalue)
 
 
-def _row(ratio, stage, comparison, ga, gb, a, b, test, stat, p, direction) -> dict:
+def _row(ratio, stage, comparison, ga, gb, a, b, test, stat, p,
+         effect: tuple[float, str, float] = (np.nan, "", np.nan)) -> dict:
+    """One stage_stats row; ``direction`` from *effect* (empty without one: no test, or Kruskal–Wallis)."""
+    direction = _direction(effect) if effect[1] and effect[1] != "epsilon_squared" else ""
     return {
         "ratio": ratio, "stage": stage, "comparison": comparison, "group_a": ga, "group_b": gb,
         "n_a": int(len(a)), "n_b": int(len(b)),
         "median_a": float(np.median(a)) if len(a) else np.nan,
         "median_b": float(np.median(b)) if len(b) else np.nan,
         "test": test, "statistic": stat, "p": p, "p_holm": np.nan, "p_fdr": np.nan,
-        "direction": direction,
+        "direction": direction, "effect": effect[0], "effect_measure": effect[1], "shift": effect[2],
     }
 
 
@@ -195,8 +219,8 @@ def _lesion_vs_nawm(ex: pd.DataFrame, ratio: str, stage: str, opts: StatsOptions
     else:
         a, b = les[ok_l], nawm[ok_n]
         test, stat, p = _mannwhitney(a, b, opts)
-    direction = _direction(a, b, paired) if np.isfinite(p) else ""  # no test, no direction
-    return _row(ratio, stage, "lesion_vs_nawm", "lesion", "nawm", a, b, test, stat, p, direction)
+    effect = _effect(a, b, paired) if np.isfinite(p) else (np.nan, "", np.nan)  # no test, no effect
+    return _row(ratio, stage, "lesion_vs_nawm", "lesion", "nawm", a, b, test, stat, p, effect)
 
 
 def _stage_rows(ex: pd.DataFrame, ratio: str, voi: str, opts: StatsOptions) -> list[dict]:
@@ -220,18 +244,19 @@ def _stage_rows(ex: pd.DataFrame, ratio: str, voi: str, opts: StatsOptions) -> l
             warnings.simplefilter("ignore")
             res = kruskal(*[groups[s] for s in used])
         test, stat, p = "kruskal_wallis", float(res.statistic), float(res.pvalue)
-    # Omnibus row: n_a = pooled n, n_b = number of stages compared, median_a = pooled median.
+    # Omnibus row: n_a = pooled n, n_b = number of stages compared, median_a = pooled median;
+    # effect epsilon² = H / (n − 1) (Tomczak & Tomczak 2014), 0..1
+    effect = (stat / (len(allv) - 1), "epsilon_squared", np.nan) if np.isfinite(p) else (np.nan, "", np.nan)
     row = _row(ratio, "all", "stage_vs_stage", voi, ",".join(used), allv, np.empty(len(used)),
-               test, stat, p, "")
+               test, stat, p, effect)
     row["median_b"] = np.nan
     rows.append(row)
     for s1, s2 in combinations(opts.stages, 2):
         # group_a is the later stage, so "up" means the ratio rose from s1 to s2.
         a, b = groups[s2], groups[s1]
         test, stat, p = _mannwhitney(a, b, opts)
-        direction = _direction(a, b, False) if np.isfinite(p) else ""
         rows.append(_row(ratio, f"{s2}_vs_{s1}", "stage_vs_stage", f"{voi}:{s2}", f"{voi}:{s1}",
-                         a, b, test, stat, p, direction))
+                         a, b, test, stat, p, _effect(a, b, False) if np.isfinite(p) else (np.nan, "", np.nan)))
     return rows
 
 
@@ -277,7 +302,8 @@ def stage_stats(voxels: pd.DataFrame, options: StatsOptions | None = None) -> pd
     Returns
     -------
     DataFrame
-        Exactly the group/stage_stats.tsv columns (:data:`STAGE_STATS_COLUMNS`).
+        The group/stage_stats.tsv columns (:data:`STAGE_STATS_COLUMNS`: DESIGN's, then the effect
+        size, its measure and the Hodges–Lehmann shift).
 
         - ``comparison="lesion_vs_nawm"``: one row per ratio × stage; ``group_a="lesion"``,
           ``group_b="nawm"``; Wilcoxon signed-rank on the exams with both voxels (``pairing``;
@@ -296,7 +322,9 @@ def stage_stats(voxels: pd.DataFrame, options: StatsOptions | None = None) -> pd
         ``kruskal_wallis`` (chi-squared approximation). Degenerate cases (n < 2, all values
         tied, all differences zero) give NaN ``statistic``/``p`` and the reason in ``test``
         (e.g. ``"mannwhitneyu: not tested, n_a = 1, n_b = 4 (need ≥ 2 each)"``). ``direction`` is
-        empty where there is no difference or no test (NaN ``p``), and on Kruskal–Wallis rows.
+        the sign of the rank-biserial effect (else of the Hodges–Lehmann shift), so it agrees with
+        what the test measured; empty where there is no difference or no test (NaN ``p``), and on
+        Kruskal–Wallis rows.
         Holm and BH adjustments are within the families of ``options.family`` (default
         ``"ratio"``: per ratio, its lesion-vs-NAWM tests over the stages; its pairwise stage
         tests; its omnibus tests). ``unassigned`` exams never enter.
