@@ -48,8 +48,10 @@ def test_end_to_end_outputs(cohort, tmp_path):
     assert (iris["lesion"] > 2 * iris["nawm"]).all()
 
     st = read_tsv(out / "group" / "stage_stats.tsv")
+    # DESIGN's columns in order, then pmlmrs' effect-size extension
     assert list(st.columns) == ["ratio", "stage", "comparison", "group_a", "group_b", "n_a", "n_b", "median_a",
-                                "median_b", "test", "statistic", "p", "p_holm", "p_fdr", "direction"]
+                                "median_b", "test", "statistic", "p", "p_holm", "p_fdr", "direction",
+                                "effect", "effect_measure", "shift"]
     assert list(read_tsv(out / "group" / "correlations.tsv").columns) == ["measure", "clinical", "subset", "unit",
                                                                           "n", "rho", "p"]
     ir = read_tsv(out / "group" / "iris.tsv")
