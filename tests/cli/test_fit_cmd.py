@@ -377,3 +377,19 @@ def test_real_spectrum_without_measurable_snr_reads_na(tmp_path):
     assert math.isnan(read_summary_tsv(tmp_path / "o" / "summary.tsv").loc[0, "snr"])
     html = (tmp_path / "o" / "SVS_XA60" / "report.html").read_text(encoding="utf-8")
     assert "SNR n/a" in html and "SNR -" not in html
+
+
+def test_bundled_basis_by_name(files, tmp_path):
+    """``--basis ismrm2016_press_3T_30ms`` (no such file) is the bundled basis, as in ``pmlmrs run``:
+    the same amplitudes as the saved copy, recorded by name and the bundled folder's SHA-256."""
+    by_name = tmp_path / "named"
+    by_path = tmp_path / "path"
+    assert _fit([files["svs1"], "--basis", "ismrm2016_press_3T_30ms", "-o", by_name, "--no-report"]).exit_code == 0
+    assert _fit([files["svs1"], "--basis", files["basis"], "-o", by_path, "--no-report"]).exit_code == 0
+    a, b = read_summary_tsv(by_name / "summary.tsv"), read_summary_tsv(by_path / "summary.tsv")
+    assert a["tNAA_tCr"].iloc[0] == pytest.approx(b["tNAA_tCr"].iloc[0], rel=1e-9)
+    doc = json.loads((by_name / "svs1" / "fit.json").read_text())
+    rec = doc["provenance"]["inputs"]["basis"]
+    assert rec["path"] == "ismrm2016_press_3T_30ms" and rec["sha256"]
+    bad = _fit([files["svs1"], "--basis", "no_such_basis", "-o", tmp_path / "bad", "--no-report"])
+    assert bad.exit_code == 1 and "no_such_basis" in bad.output

@@ -156,7 +156,7 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
     Raises only for problems that stop the whole batch (outputs exist, basis unreadable, bad options).
     """
     from pmlmrs import fit as fitmod
-    from pmlmrs.basis import check_compatible, load_basis
+    from pmlmrs.basis import check_compatible, load_basis_or_bundled
     from pmlmrs.basis.basis import canonical_name
     from pmlmrs.qc import with_qc
     from pmlmrs.quant import error_row, scale_to_water, summary_row, write_fit_json, write_summary_tsv
@@ -179,7 +179,7 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
         existing = [p for p in existing if p.exists()]
         if existing:
             raise WriteError(f"exists ({len(existing)} output file(s) in all); use --force to overwrite", existing[0])
-    basis = load_basis(basis_path)
+    basis = load_basis_or_bundled(basis_path)
     if force:
         _remove_previous_outputs(outdir, names)
     jobs = [FitJob(p, n, (water[i] if len(water) > 1 else water[0]) if water else None)
@@ -295,7 +295,8 @@ def _check_usage(files: Sequence[Path], water: Sequence[Path], backend: str, voi
 @handle_errors
 def fit(
     files: list[Path] = typer.Argument(..., help="Spectra to fit (any supported format; each is preprocessed, see --no-preprocess)."),
-    basis: Path = typer.Option(..., "--basis", "-b", help="Basis set: LCModel .BASIS, folder of .RAW/.txt, FSL-MRS JSON."),
+    basis: Path = typer.Option(..., "--basis", "-b", help="Basis set: LCModel .BASIS, folder of .RAW/.txt, FSL-MRS JSON, or the name of a bundled basis "
+                                "(ismrm2016_press_3T_30ms)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder (summary.tsv, <spectrum>/fit.json, report.html)."),
     water: list[Path] = typer.Option(None, "--water", help="Water reference for water scaling to mM: once for all inputs, "
                                      "or once per input in the same order."),

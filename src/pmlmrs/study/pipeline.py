@@ -183,12 +183,9 @@ def find_basis(spectrum: Any, basis: str | None = None) -> Any:
     if basis is not None:
         key = ("path", basis)
         if key not in _BASIS_CACHE:
-            if basis in bundled_basis_names() and not Path(basis).exists():
-                _BASIS_CACHE[key] = bundled_basis(basis)
-            else:
-                from pmlmrs.basis import load_basis
+            from pmlmrs.basis import load_basis_or_bundled
 
-                _BASIS_CACHE[key] = load_basis(basis)
+            _BASIS_CACHE[key] = load_basis_or_bundled(basis)
         return _BASIS_CACHE[key]
     h = spectrum.header
     te = h.echo_time
