@@ -14,7 +14,36 @@ from typing import Any, ClassVar, TypeVar
 
 from pmlmrs.errors import ConfigError
 
-__all__ = ["Options", "ReadOptions", "check_toml_tables", "read_toml"]
+__all__ = ["Options", "ReadOptions", "check_toml_tables", "read_toml", "parse_bool"]
+
+#: Spellings of true, false and a missing value in table cells (TSV/CSV; case and spaces ignored).
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f", "0"})
+MISSING_WORDS = frozenset({"", "n/a", "na", "nan", "none", "nat", "<na>"})
+
+
+def parse_bool(value: Any) -> bool | None:
+    """True/False from a table cell: a boolean, 0/1, or one of :data:`TRUE_WORDS` / :data:`FALSE_WORDS`;
+    None for a missing value (None, NaN, pandas NA, ``n/a``, empty). ValueError for anything else."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, (int, float)) or type(value).__module__ == "numpy":
+        f = float(value)
+        if math.isnan(f):
+            return None
+        if f in (0.0, 1.0):
+            return f == 1.0
+        raise ValueError(f"{value!r} is not a truth value")
+    s = str(value).strip().lower()
+    if s in MISSING_WORDS:
+        return None
+    if s in TRUE_WORDS:
+        return True
+    if s in FALSE_WORDS:
+        return False
+    raise ValueError(f"{value!r} is not a truth value")
 
 O = TypeVar("O", bound="Options")
 

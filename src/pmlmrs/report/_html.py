@@ -84,10 +84,12 @@ def stage_label(stage: Any) -> str:
 
 def iris_flag_value(value: Any) -> bool | None:
     """An iris.tsv ``iris_flag`` as True/False, or None when not evaluable (n/a, NA, NaN, empty)."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        return bool(value)
-    s = str(value).strip().lower()
-    return True if s == "true" else False if s == "false" else None
+    from pmlmrs.config import parse_bool
+
+    try:
+        return parse_bool(value)
+    except ValueError:
+        return None
 
 
 def _float(v: Any) -> float:

@@ -14,8 +14,6 @@ from pmlmrs.stats.options import StatsOptions
 __all__ = ["resolve_options", "prepare_voxels", "lesion_nawm_table", "ratio_parts", "KEYS"]
 
 KEYS = ["participant_id", "session_id"]
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
 
 
 def resolve_options(options: StatsOptions | None) -> StatsOptions:
@@ -39,21 +37,16 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], table: str) -> Non
 
 
 def to_bool(series: pd.Series) -> pd.Series:
-    """True/False/NA from booleans or the strings TSV files carry ("true", "false", "n/a")."""
+    """True/False/NA from booleans or the strings TSV files carry (:func:`pmlmrs.config.parse_bool`;
+    anything else is NA)."""
+    from pmlmrs.config import parse_bool
 
     def conv(v: object) -> object:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        try:
+            b = parse_bool(v)
+        except ValueError:
             return pd.NA
-        if isinstance(v, (bool, np.bool_)):
-            return bool(v)
-        if isinstance(v, (int, np.integer, float, np.floating)):
-            return bool(v)
-        s = str(v).strip().lower()
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-        return pd.NA
+        return pd.NA if b is None else b
 
     return series.map(conv).astype("boolean")
 

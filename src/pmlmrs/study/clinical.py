@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pmlmrs.config import MISSING_WORDS, parse_bool
 from pmlmrs.errors import ConfigError, StudyError
 from pmlmrs.study.stages import normalise_stage
 
@@ -53,9 +54,6 @@ NATALIZUMAB_STOP_MAX_DAYS_AFTER_DIAGNOSIS = 90
 _ID_RE = {"participant_id": re.compile(r"^sub-[A-Za-z0-9]+$"), "session_id": re.compile(r"^ses-[A-Za-z0-9]+$")}
 _IDENTIFYING = re.compile(r"(^|_)(name|firstname|lastname|surname|birth|birthdate|birth_date|dob|"
                           r"date_of_birth|patient_name)($|_)", re.IGNORECASE)
-_MISSING = {"", "n/a", "na", "nan", "none", "nat"}
-_TRUE = {"true", "yes", "1", "y"}
-_FALSE = {"false", "no", "0", "n"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +99,7 @@ def _is_missing(value: Any) -> bool:
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
-    return str(value).strip().lower() in _MISSING
+    return str(value).strip().lower() in MISSING_WORDS
 
 
 def parse_date(value: Any, *, allow_time: bool = False) -> _dt.date | None:
@@ -168,14 +166,10 @@ def _parse_age(value: Any) -> float | None:
 
 
 def _parse_bool(value: Any) -> bool | None:
-    if _is_missing(value):
-        return None
-    s = str(value).strip().lower()
-    if s in _TRUE:
-        return True
-    if s in _FALSE:
-        return False
-    raise ConfigError(f"must be true, false or n/a, got {value!r}")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise ConfigError(f"must be true, false or n/a, got {value!r}") from None
 
 
 def _parse_sex(value: Any) -> str | None:
