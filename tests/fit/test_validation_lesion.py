@@ -64,8 +64,8 @@ def test_lipid_sd_covers_the_error(run):
     """The Lip/tCr SD summary.tsv reports (CRLB and lipid-lineshape spread) covers the lesions'
     errors; the CRLB alone does not (lipid wings and baseline humps are not told apart by the data).
 
-    Measured on these 15 lesions: SD of (fit - truth) / SD 1.02, 93 % within 2 SD; CRLB alone 2.83,
-    60 % (600 spectra over three seeds: 0.97-1.28 and 89-93 %; CRLB alone 2.23-2.74, 60-70 %)."""
+    Measured on these 15 lesions: SD of (fit - truth) / SD 0.88, 93 % within 2 SD; CRLB alone 2.83,
+    60 % (800 spectra over four seeds: 0.90-1.18 and 90-94 %; CRLB alone 2.23-2.74, 60-70 %)."""
     _, _, _, res = run
     lp = res["summary"]["lip"]
     assert 0.6 < lp["z_sd"] < 1.5 and lp["within_2sd"] >= 0.85

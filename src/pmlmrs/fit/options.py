@@ -211,17 +211,16 @@ class FitOptions(Options):
         ppm); without it the lipid group of a NAWM spectrum drifts to the shift bound.
     lipid_lineshape_sd : bool
         Refit with the lipid groups' lineshape held purely Lorentzian and purely Gaussian
-        (warm-started from the fit with the same FWHM; the other groups' lineshapes held, the phases
-        and the lipid shift and width free) and keep those amplitudes in ``FitResult.alternatives``;
-        every quantity then also reports half the range of its value over the fit and the two
-        refits (:attr:`pmlmrs.quant.Measure.sd_lineshape`), added in quadrature to the CRLB in the
-        ratio SDs. Only when the lipids are detected (sum of the lipid amplitudes > 3 CRLB; at 2 the
-        calibration below is the same). The fit itself does not change. Under broad baseline humps
-        the data cannot tell a Lorentzian lipid's wings from baseline: on
-        ``validation/lesion_suite.py`` (3 seeds x 100 lesions) the CRLB alone covers the Lip/tCr
-        error with SD(error / SD) 2.23-2.74 and 60-70 % within 2 SD; with the lineshape term
-        0.97-1.28 and 89-93 %. On the demo's Gaussian (LCModel-shaped) lipids it is conservative:
-        0.65-0.67, 97-100 %. Cost: ~1.5 ms per spectrum on the ISMRM challenge (5 of 28 refitted).
+        (warm-started from the fit with its FWHM, the bound widened to it where needed; the other
+        groups' lineshapes held, the phases and the lipid shift and width free) and keep those
+        amplitudes in ``FitResult.alternatives``; every quantity then also reports the largest change
+        of its value in the two refits (:attr:`pmlmrs.quant.Measure.sd_lineshape`), added in
+        quadrature to the CRLB in the ratio SDs. Only when the lipids are detected (Lip09 + Lip13 >
+        3 CRLB). The fit itself does not change. Under broad baseline humps the data cannot tell a
+        Lorentzian lipid's wings from baseline: on ``validation/lesion_suite.py`` (4 seeds x 100
+        lesions) the CRLB alone covers the Lip/tCr error with SD(error / SD) 2.23-2.74 and 60-70 %
+        within 2 SD; with the lineshape term 0.90-1.18 and 90-94 %. Cost: ~1.5 ms per spectrum on
+        the ISMRM challenge (5 of 28 refitted).
     edge_artefact_ratio : float
         Automatic exclusion of an artefact at the top of the window (residual water wing, spurious
         echo): when the largest magnitude between ``edge_artefact_cut_ppm`` and the upper window edge

@@ -13,8 +13,8 @@ well determined as the 3.2 ppm singlet, instead of GPC's variance plus PCho's in
 
 The CRLB cannot cover a modelling choice the data do not settle. Where the fit has
 ``alternatives`` (refits with the lipid lineshape held purely Lorentzian and purely Gaussian,
-``FitOptions.lipid_lineshape_sd``), every quantity also gets ``sd_lineshape``, half the range of
-its value over the fit and those refits; :attr:`Measure.sd_total` adds it to the CRLB in quadrature.
+``FitOptions.lipid_lineshape_sd``), every quantity also gets ``sd_lineshape``, the largest change of
+its value in those refits; :attr:`Measure.sd_total` adds it to the CRLB in quadrature.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ class Measure:
     members : tuple of str
         The fitted components that were summed (empty for a ratio).
     sd_lineshape : float
-        Half the range of the value over the fit and its lipid-lineshape alternatives (same units;
-        0 when the fit has none), see the module docstring.
+        The largest change of the value in the fit's lipid-lineshape alternatives (same units; 0 when
+        the fit has none, NaN when the value is), see the module docstring.
     """
 
     name: str
@@ -151,9 +151,15 @@ def combination_weights(names: Sequence[str], name: str,
     return w if resolve(name, 0) else None
 
 
-def _half_range(values: Sequence[float]) -> float:
-    v = [x for x in values if np.isfinite(x)]
-    return 0.5 * (max(v) - min(v)) if len(v) > 1 else 0.0
+def _largest_change(value: float, alternatives: Sequence[float]) -> float:
+    """``max |alternative - value|`` over the finite alternatives (0 without any; NaN for a NaN value).
+
+    The largest change, not half the range: the fit's place between a Lorentzian and a Gaussian
+    lineshape says nothing about where the truth is (lesion suite, 4 seeds x 100 lesions: SD of
+    Lip/tCr error / SD 0.90-1.18 and 90-94 % within 2 SD; half the range 1.12-1.41, 83-89 %)."""
+    if not np.isfinite(value):
+        return float("nan")
+    return max((abs(x - value) for x in alternatives if np.isfinite(x)), default=0.0)
 
 
 def measure(names: Sequence[str], amplitudes: NDArray, covariance: NDArray, name: str,
@@ -164,12 +170,12 @@ def measure(names: Sequence[str], amplitudes: NDArray, covariance: NDArray, name
     the module docstring)."""
     w = combination_weights(names, name, definitions)
     if w is None:
-        return Measure(name, float("nan"), float("nan"))
+        return Measure(name, float("nan"), float("nan"), (), float("nan"))
     a = np.asarray(amplitudes, dtype=float)
     c = covariance_for(covariance, covariance_free, a, w)
     var = float(w @ c @ w)
     members = tuple(n for n, wi in zip(names, w) if wi)
-    spread = _half_range([float(w @ a)] + [float(w @ np.asarray(x, float)) for x in alternatives])
+    spread = _largest_change(float(w @ a), [float(w @ np.asarray(x, float)) for x in alternatives])
     return Measure(name, float(w @ a), float(np.sqrt(max(var, 0.0))), members, spread)
 
 
@@ -222,16 +228,16 @@ def ratio(result: Any, numerator: str, denominator: str,
     wb = combination_weights(names, denominator, definitions)
     label = f"{numerator}_{denominator}"
     if wa is None or wb is None:
-        return Measure(label, float("nan"), float("nan"))
+        return Measure(label, float("nan"), float("nan"), (), float("nan"))
     va, vb = float(wa @ a), float(wb @ a)
     if not vb > 0:
-        return Measure(label, float("nan"), float("nan"))
+        return Measure(label, float("nan"), float("nan"), (), float("nan"))
     r = va / vb
     # d r / d a = wa / B - A wb / B²  →  var = gᵀ C g  (equivalent to the relative-variance formula, also at A = 0)
     g = wa / vb - va * wb / vb**2
     c = covariance_for(c, c_free, a, wa, wb)
     var = float(g @ c @ g)
-    spread = _half_range([r] + [float(wa @ x) / b if (b := float(wb @ x)) > 0 else float("nan") for x in alts])
+    spread = _largest_change(r, [float(wa @ x) / b if (b := float(wb @ x)) > 0 else float("nan") for x in alts])
     return Measure(label, float(r), float(np.sqrt(max(var, 0.0))), (), spread)
 
 
