@@ -29,20 +29,24 @@ def parse_bool(value: Any) -> bool | None:
         return None
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return bool(value)
+    if isinstance(value, str):          # numpy's str_ too
+        s = value.strip().lower()
+        if s in MISSING_WORDS:
+            return None
+        if s in TRUE_WORDS or s in FALSE_WORDS:
+            return s in TRUE_WORDS
+        raise ValueError(f"{value!r} is not a truth value")
+    if type(value).__name__ == "datetime64" and str(value) == "NaT":
+        return None
     if isinstance(value, (int, float)) or type(value).__module__ == "numpy":
-        f = float(value)
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a truth value") from None
         if math.isnan(f):
             return None
         if f in (0.0, 1.0):
             return f == 1.0
-        raise ValueError(f"{value!r} is not a truth value")
-    s = str(value).strip().lower()
-    if s in MISSING_WORDS:
-        return None
-    if s in TRUE_WORDS:
-        return True
-    if s in FALSE_WORDS:
-        return False
     raise ValueError(f"{value!r} is not a truth value")
 
 O = TypeVar("O", bound="Options")

@@ -51,13 +51,11 @@ def analysis_table(voxels: pd.DataFrame, opts: StatsOptions) -> pd.DataFrame:
 
 
 def _direction(effect: tuple[float, str, float]) -> str:
-    """"up" when group a lies above group b, "down" below, "" when there is no difference: the sign
-    of the rank-biserial effect (what the Wilcoxon and Mann–Whitney statistics test), else of the
-    Hodges–Lehmann shift. The difference of the two medians can point the other way
-    (medians 0.612 vs 0.597 with 57 % of the pairs below)."""
-    eff, _, shift = effect
-    m = eff if eff != 0 else shift
-    return "up" if m > 0 else "down" if m < 0 else ""
+    """"up" when group a lies above group b, "down" below, "" when the rank-biserial effect (what the
+    Wilcoxon and Mann–Whitney statistics test) is 0. The difference of the two medians can point the
+    other way (medians 0.612 vs 0.597 with 57 % of the pairs below)."""
+    eff = effect[0]
+    return "up" if eff > 0 else "down" if eff < 0 else ""
 
 
 def _effect(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, str, float]:
@@ -322,9 +320,8 @@ def stage_stats(voxels: pd.DataFrame, options: StatsOptions | None = None) -> pd
         ``kruskal_wallis`` (chi-squared approximation). Degenerate cases (n < 2, all values
         tied, all differences zero) give NaN ``statistic``/``p`` and the reason in ``test``
         (e.g. ``"mannwhitneyu: not tested, n_a = 1, n_b = 4 (need ≥ 2 each)"``). ``direction`` is
-        the sign of the rank-biserial effect (else of the Hodges–Lehmann shift), so it agrees with
-        what the test measured; empty where there is no difference or no test (NaN ``p``), and on
-        Kruskal–Wallis rows.
+        the sign of the rank-biserial effect, so it agrees with what the test measured; empty where
+        that effect is 0 or there is no test (NaN ``p``), and on Kruskal–Wallis rows.
         Holm and BH adjustments are within the families of ``options.family`` (default
         ``"ratio"``: per ratio, its lesion-vs-NAWM tests over the stages; its pairwise stage
         tests; its omnibus tests). ``unassigned`` exams never enter.

@@ -39,6 +39,7 @@ import math
 import os
 import pickle
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,8 @@ class RunResult:
     missing : list of str
         Outputs that could not be made, with the reason.
     seconds : float
+    bids_dir : Path or None
+        The dataset read; :meth:`problem_dicts` names files relative to it.
     """
 
     out_dir: Path
@@ -107,6 +110,16 @@ class RunResult:
     files: dict[str, Path] = dataclasses.field(default_factory=dict)
     missing: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    bids_dir: Path | None = None
+
+    def problem_dicts(self) -> list[dict[str, Any]]:
+        """The problems as written (problems.tsv, run log, database, cohort page): files named
+        relative to the dataset (``sub-05/ses-01/mrs/...``), never by the folders above it, which can
+        name a person."""
+        from pmlmrs.quant.outputs import strip_folders
+
+        rows = [p.to_dict() for p in self.problems]
+        return rows if self.bids_dir is None else strip_folders(rows, [Path(self.bids_dir) / "_"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -337,7 +350,10 @@ def _process_exam(task: tuple[ExamInput, tuple[str, ...], _Settings]) -> dict[st
         try:
             out[v.id] = {"status": "ok", **_fit_voxel(v, settings)}
         except Exception as exc:  # noqa: BLE001 - recorded per voxel, the run goes on
-            msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+            from pmlmrs.quant.outputs import strip_folders
+
+            # by file name: the folders above the dataset can name a person (outputs carry pseudonymous IDs)
+            msg = strip_folders(" ".join(f"{type(exc).__name__}: {exc}".split()), [v.path, v.ref_path])
             out[v.id] = {"status": "error", "error": msg}
         out[v.id]["seconds"] = time.perf_counter() - t0
     return out
@@ -551,7 +567,8 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
     with executor:
         out.mkdir(parents=True, exist_ok=True)
         db = open_database(db_url, out_dir=out)
-        res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems))
+        res = RunResult(out_dir=out, db_url=db.url, run_id=0, level=level, problems=list(study.problems),
+                        bids_dir=study.bids_dir)
         hashes: dict[str, tuple[str, str | None]] = {}
         for v in study.voxels:
             hashes[v.key] = (source_sha256(v.path), None if v.ref_path is None else source_sha256(v.ref_path))
@@ -564,8 +581,10 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
         res.run_id = run_id
         status = "failed"
         try:
-            provenance = {"software": "pmlmrs", "version": __version__, "run_id": run_id, "database": db.url,
-                          "bids_dir": str(bids.resolve()), "out_dir": str(out.resolve()),
+            # shown on the pages: the dataset and database by name only (the folders above them can
+            # name a person; the run log and the database keep the full paths)
+            provenance = {"software": "pmlmrs", "version": __version__, "run_id": run_id,
+                          "database": _database_name(db.url), "bids_dir": bids.resolve().name,
                           "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                           "settings_sha256": settings_sha,
                           **to_jsonable(options_record)}
@@ -576,13 +595,20 @@ def run_study(bids_dir: str | os.PathLike, out_dir: str | os.PathLike, level: st
             res.seconds = time.perf_counter() - t_start
             try:
                 db.finish_run(run_id, status=status, n_fitted=res.n_fitted, n_reused=res.n_reused,
-                              n_failed=res.n_failed, problems=[p.to_dict() for p in res.problems])
+                              n_failed=res.n_failed, problems=res.problem_dicts())
             finally:
                 db.dispose()
     _write_run_json(out, res, options_record, study, __version__)
     logger.info("run %d: %d exams, %d voxels (%d fitted, %d reused, %d failed) in %.1f s", run_id, res.n_exams,
                 res.n_voxels, res.n_fitted, res.n_reused, res.n_failed, res.seconds)
     return res
+
+
+def _database_name(url: str) -> str:
+    """A database URL for the pages: an SQLite file by its name, a server URL as it is (password hidden)."""
+    if url.startswith("sqlite") and "///" in url:
+        return f"{url.split('///', 1)[0]}///{Path(url.split('///', 1)[1]).name}"
+    return url
 
 
 def _write_run_json(out: Path, res: RunResult, options: dict[str, Any], study: Study, version: str) -> None:
@@ -595,7 +621,7 @@ def _write_run_json(out: Path, res: RunResult, options: dict[str, Any], study: S
         "refit_reasons": res.refit_reasons,
         "stage_counts": res.stage_counts, "options": options,
         "files": {k: str(v) for k, v in res.files.items()}, "missing": res.missing,
-        "problems": [p.to_dict() for p in res.problems],
+        "problems": res.problem_dicts(),
     }
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -605,6 +631,11 @@ def _write_run_json(out: Path, res: RunResult, options: dict[str, Any], study: S
 
 
 def _write_description(out: Path, study: Study, version: str) -> None:
+    # the dataset relative to the derivatives (BIDS allows it), only where that names no folder above
+    # the dataset's own (those can name a person); the run log keeps the full path
+    rel = Path(os.path.relpath(study.bids_dir.resolve(), out.resolve()))
+    parts = rel.parts[:-1]
+    source = ([{"URL": "file://" + rel.as_posix()}] if all(p == ".." for p in parts) else [])
     doc = {
         "Name": f"pmlmrs fits of {study.description.get('Name', study.bids_dir.name)}",
         "BIDSVersion": str(study.description.get("BIDSVersion", "1.9.0")),
@@ -612,7 +643,7 @@ def _write_description(out: Path, study: Study, version: str) -> None:
         "GeneratedBy": [{"Name": "pmlmrs", "Version": version,
                          "Description": "1H MRS of PML lesions: preprocessing, linear-combination fit, "
                                         "quantification, QC, stages, cohort statistics"}],
-        "SourceDatasets": [{"URL": study.bids_dir.resolve().as_uri()}],
+        **({"SourceDatasets": source} if source else {}),
     }
     (out / "dataset_description.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
@@ -712,7 +743,7 @@ def _run(study: Study, out: Path, level: str, db: Any, run_id: int, settings: _S
         res.files["review"] = write_tsv(group / "review.tsv", review,
                                         ["participant_id", "session_id", "acq_time", "stage", "stage_rule"],
                                         empty="n/a")
-        res.files["problems"] = write_tsv(group / "problems.tsv", [p.to_dict() for p in res.problems],
+        res.files["problems"] = write_tsv(group / "problems.tsv", res.problem_dicts(),
                                           ["level", "participant_id", "session_id", "voi", "acq", "message", "path",
                                            "row", "column", "action"], empty="n/a")
     patients_df = _patients_frame(study)
@@ -765,6 +796,7 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
     from pmlmrs.quant import error_row, summary_columns
     from pmlmrs.study.db import Exam
 
+    per_voi = Counter(x.voi for x in exam.voxels)
     with db.session() as s:
         ex = s.get(Exam, exam_id)
         scanner = None
@@ -772,6 +804,7 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
             if v.id not in outcome:
                 continue
             o = outcome[v.id]
+            acq = v.acq if per_voi[v.voi] > 1 else None   # problems name the acq label where it tells voxels apart
             svs, ref = hashes[v.key]
             ok = o.get("status") == "ok"
             row = o["row"] if ok else error_row(v.name, o.get("error", "unknown error"))
@@ -789,12 +822,12 @@ def _store_exam(db: Any, exam: ExamInput, outcome: Mapping[str, Any], exam_id: i
                 scanner = scanner or o.get("header")
                 for note in o.get("notes", []):
                     res.problems.append(Problem("warning", StudyError(note, v.path), v.participant_id,
-                                                v.session_id, v.voi, acq=v.acq))
+                                                v.session_id, v.voi, acq=acq))
             else:
                 res.n_failed += 1
                 res.problems.append(Problem("error", StudyError(f"processing failed: {o.get('error')}", v.path),
                                             v.participant_id, v.session_id, v.voi, action="voxel recorded as failed",
-                                            acq=v.acq))
+                                            acq=acq))
                 logger.warning("%s: %s", v.path, o.get("error"))
         if scanner and ex is not None:
             ex.scanner = dict(scanner)
@@ -978,7 +1011,7 @@ def _cohort_report(out: Path, patients: Any, exams: Any, voxels: Any, analysis: 
                                                            for b in bases)}
         write_cohort_report(path, voxels, exams, patients, analysis.stage_stats, analysis.correlations,
                             analysis.iris, analysis.iris_evaluation, analysis.longitudinal, mrs, provenance,
-                            options=analysis.options, problems=[p.to_dict() for p in res.problems],
+                            options=analysis.options, problems=res.problem_dicts(),
                             stage_options=stage_options, force=True)
         res.files["cohort_report"] = path
         mrs_path = out / "group" / "mrsinmrs.tsv"
