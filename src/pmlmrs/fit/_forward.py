@@ -247,12 +247,13 @@ class Grid:
             f = self._fids_real = np.ascontiguousarray(self.fids, dtype=np.complex128).view(np.float64)
         return f
 
-    def dweights(self) -> NDArray[np.complex128]:
-        """(3, N) time-domain factors of the derivatives w.r.t. shift, Lorentz and squared Gauss width."""
-        w = getattr(self, "_dweights", None)
+    def tpowers(self) -> NDArray[np.float64]:
+        """(2, N) ``t`` and ``t**2`` (s, s^2): the derivatives of a group's signal w.r.t. its shift
+        (``2 pi i t``), Lorentzian width (``-pi t``) and squared Gaussian width (``-GAUSS_C t^2``)
+        are these times the signal, so two transforms per group give all three."""
+        w = getattr(self, "_tpowers", None)
         if w is None:
-            t = self.t
-            w = self._dweights = np.stack([2j * np.pi * t, -np.pi * t, -GAUSS_C * t ** 2])
+            w = self._tpowers = np.stack([self.t, self.t ** 2])
         return w
 
     def window_fft(self, x: NDArray[np.complex128], overwrite: bool = False) -> NDArray[np.complex128]:
@@ -491,11 +492,15 @@ class Problem:
         sums = ((self._group_matrix * self.amps[None, :]) @ g.fids_real()).view(np.complex128)
         sums *= self._env                                                        # (G, N)
         if getattr(self, "_dbuf", None) is None:
-            self._dbuf = np.empty((n_g, 3, sums.shape[1]), dtype=np.complex128)
-        np.multiply(sums[:, None, :], g.dweights()[None], out=self._dbuf)
-        d = g.window_fft(self._dbuf, overwrite=True).reshape(3 * n_g, -1)       # (3G, n_w)
-        out[:n_w, 2:] = -d.real.T
-        out[n_w:2 * n_w, 2:] = -d.imag.T
+            self._dbuf = np.empty((n_g, 2, sums.shape[1]), dtype=np.complex128)
+        np.multiply(sums[:, None, :], g.tpowers()[None], out=self._dbuf)
+        f = g.window_fft(self._dbuf, overwrite=True)                             # (G, 2, n_w)
+        # -d/d(shift, Lorentz, Gauss^2) = (-2 pi i, pi, GAUSS_C) x (F[t s], F[t s], F[t^2 s])
+        # (columns 2 + 3 g + j: shift, Lorentz, Gauss of group g; rows: real parts, then imaginary)
+        re, im = slice(0, n_w), slice(n_w, 2 * n_w)
+        out[re, 2::3], out[im, 2::3] = 2.0 * np.pi * f[:, 0].imag.T, -2.0 * np.pi * f[:, 0].real.T
+        out[re, 3::3], out[im, 3::3] = np.pi * f[:, 0].real.T, np.pi * f[:, 0].imag.T
+        out[re, 4::3], out[im, 4::3] = GAUSS_C * f[:, 1].real.T, GAUSS_C * f[:, 1].imag.T
         return out
 
     def jacobian(self, theta: NDArray) -> NDArray[np.float64]:

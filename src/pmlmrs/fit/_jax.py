@@ -46,6 +46,7 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
         return _CACHE[key]
     import jax
     import jax.numpy as jnp
+    import jax.scipy.linalg
     from jax import lax
 
     from pmlmrs.fit._forward import voigt_fwhm_grad
@@ -72,9 +73,11 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
         tol = 1e-12 * jnp.maximum(jnp.max(jnp.abs(h)), 1e-300)
 
         def solve_passive(p):
-            gm = jnp.where(p[:, None] & p[None, :], g, 0.0) + jnp.diag(jnp.where(p, 0.0, scale))
+            # Cholesky (the passive block is positive definite; a ridge of 1e-12 of the largest
+            # diagonal keeps it so for columns that lie almost in the baseline space)
+            gm = jnp.where(p[:, None] & p[None, :], g, 0.0) + jnp.diag(jnp.where(p, 1e-12 * scale, scale))
             hm = jnp.where(p, h, 0.0)
-            return jnp.where(p, jnp.linalg.solve(gm, hm), 0.0)
+            return jnp.where(p, jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(gm), True), hm), 0.0)
 
         def inner_cond(st):
             x, p, z, it = st
@@ -129,33 +132,43 @@ def _build(n_groups: int, n_pen: int, n_prior: int, n_shape: int, max_iter: int,
             return x, jnp.fft.fft(x, axis=-1)[:, idx]
 
         def solve(theta, y, q, prior, p_init):
+            """Amplitudes at *theta* (NNLS on the Gram matrix of the columns with the baseline
+            projected out, formed as ``A'A - (Q'A)'(Q'A)`` without projecting A itself) and the
+            projected residual."""
             x, cols = columns(theta)
             a_aug = stack(cols.T)
             if n_prior:
                 a_aug = a_aug.at[-n_prior:].set(prior)
-            a_p = proj(q, a_aug)
             yphi = y * jnp.exp(-1j * (theta[0] + theta[1] * ppm_rel))
-            b_p = proj(q, stack(yphi))
-            amps, p = nnls_gram(a_p.T @ a_p, a_p.T @ b_p, p_init)
-            return b_p - a_p @ amps, amps, a_p, x, yphi, p
+            b_aug = stack(yphi)
+            qa = q.T @ a_aug
+            gram = a_aug.T @ a_aug - qa.T @ qa
+            amps, p = nnls_gram(gram, a_aug.T @ b_aug - qa.T @ (q.T @ b_aug), p_init)
+            return proj(q, b_aug - a_aug @ amps), amps, (a_aug, gram, qa), x, yphi, p
 
         def jac_from(sol, q, free):
-            """Kaufman Jacobian at a solved point ``sol = solve(...)``."""
-            r, amps, a_p, x, yphi, p = sol
+            """Kaufman Jacobian at a solved point ``sol = solve(...)``: the derivatives of the
+            phased data and of the model with the baseline and the active columns projected out,
+            ``P (D - A_act z)`` with ``z = (A_act' P A_act)^-1 A_act' P D`` (P: the baseline
+            projector; one projection of the (rows, P) result instead of the (rows, K) columns)."""
+            r, amps, (a_aug, gram, qa), x, yphi, p = sol
             dy = -1j * yphi
             c0 = stack(dy)
             c1 = stack(dy * ppm_rel)
             sums = (gm * amps[None, :]) @ x
-            w = jnp.stack([2j * jnp.pi * t, -jnp.pi * t, -gauss_c * t ** 2])
-            d = jnp.fft.fft(sums[:, None, :] * w[None], axis=-1)[..., idx]
+            # d/d(shift, Lorentz, Gauss^2) = (2 pi i, -pi, -gauss_c) x (F[t s], F[t s], F[t^2 s])
+            f = jnp.fft.fft(sums[:, None, :] * jnp.stack([t, t ** 2])[None], axis=-1)[..., idx]
+            d = jnp.stack([2j * jnp.pi * f[:, 0], -jnp.pi * f[:, 0], -gauss_c * f[:, 1]], axis=1)
             d = d.reshape(3 * n_groups, -1).T
             dm = jnp.concatenate([c0[:, None], c1[:, None], -stack(d)], axis=1)
-            dm = proj(q, dm)
             act = amps > 0
-            af = jnp.where(act[None, :], a_p, 0.0)
-            gf = af.T @ af + jnp.diag(jnp.where(act, 0.0, 1.0))
-            z = jnp.linalg.solve(gf, af.T @ dm)
-            dm = dm - af @ z
+            af = jnp.where(act[None, :], a_aug, 0.0)
+            qd = q.T @ dm
+            both = act[:, None] & act[None, :]
+            gf = jnp.where(both, gram, 0.0) + jnp.diag(jnp.where(act, 0.0, 1.0))
+            rhs = af.T @ dm - jnp.where(act[None, :], qa, 0.0).T @ qd
+            z = jnp.linalg.solve(gf, rhs)
+            dm = proj(q, dm - af @ z)
             return jnp.where(free[None, :], dm, 0.0)
 
         def with_shape_prior(theta, sol, jac, sp, free):
@@ -346,9 +359,9 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             out = []
             for s0 in range(0, len(rows), chunk):
                 sl, rs = slice(s0, s0 + chunk), rows[s0:s0 + chunk]
-                out.append(fn(*consts, jnp.asarray(theta0[sl]), jnp.asarray(ys[rs]), jnp.asarray(qs[sl]),
-                              jnp.asarray(priors[rs]), jnp.asarray(los_a[rs]), jnp.asarray(his_a[rs]),
-                              jnp.asarray(free[rs]), tuple(a[rs] for a in sp_arrays)))
+                # NumPy arguments: the jitted call transfers them (jnp.asarray first costs ~40 us each)
+                out.append(fn(*consts, theta0[sl], ys[rs], qs[sl], priors[rs], los_a[rs], his_a[rs], free[rs],
+                              tuple(a[rs] for a in sp_arrays)))
             th, _, done, it = (np.concatenate([np.asarray(o[k]) for o in out]) for k in range(4))
             KERNEL_SECONDS.append(time.perf_counter() - t0)
             logger.debug("jax kernel: %d spectra in %.3f s", len(rows), KERNEL_SECONDS[-1])
