@@ -36,9 +36,9 @@ DEFAULT_SHARED = Path(os.environ.get("PMLMRS_SHARED", ROOT.parent / "shared"))
 #: STUDY.md plausibility ranges for NAWM, short-TE PRESS.
 RANGES = {"tNAA_tCr": (1.3, 2.8), "tCho_tCr": (0.2, 1.1), "Ins_tCr": (0.5, 1.0)}
 MAX_TNAA_CRLB = 5.0
-COMB = {"tNAA": ("NAA", "NAAG"), "tCr": ("Cr", "PCr"), "tCho": ("GPC", "PCho"), "Ins": ("Ins",),
-        "Glx": ("Glu", "Gln"), "Lip": ("Lip09", "Lip13a", "Lip13b"), "Asp": ("Asp",), "PE": ("PE",),
-        "GABA": ("GABA",)}
+#: Quantities reported against tCr; combinations (tNAA, tCho, Glx, Lip) as pmlmrs defines them
+#: (:data:`pmlmrs.quant.combine.COMBINATIONS`, Lip = Lip09 + Lip13 for either lipid model).
+REPORTED = ("tNAA", "tCho", "Ins", "Glx", "Lip", "Asp", "PE", "GABA")
 PHILIPS35 = "3T_PRESS_Philips_35ms_noMM.BASIS"
 
 
@@ -99,21 +99,20 @@ def _row(head: dict[str, Any], res: Any) -> dict[str, Any]:
     """*head* with the ratios, CRLBs and checks of the fit *res*."""
     import numpy as np
 
-    from pmlmrs.fit import combination_crlb
+    from pmlmrs.quant.combine import combinations, ratios
 
     row = dict(head)
-    vals = {}
-    for cname, members in COMB.items():
-        present = [m for m in members if m in res.names]
-        if not present:
-            vals[cname] = (float("nan"), float("nan"))
-            continue
-        v, sd = combination_crlb(res, {m: 1.0 for m in present})
-        vals[cname] = (v, sd)
+    comb = combinations(res)
+    for cname in ("tNAA", "tCr", "tCho", "Ins"):
+        m = comb.get(cname)
+        if m is None and cname in res.names:
+            i = res.index(cname)
+            v, sd = float(res.amplitudes[i]), float(res.crlb[i])
+        else:
+            v, sd = (m.value, m.sd) if m is not None else (float("nan"), float("nan"))
         row[f"{cname}_crlb_pct"] = 100 * sd / v if v > 0 else float("inf")
-    tcr = vals["tCr"][0]
-    for cname in ("tNAA", "tCho", "Ins", "Glx", "Lip", "Asp", "PE", "GABA"):
-        row[f"{cname}_tCr"] = vals[cname][0] / tcr if tcr > 0 else float("nan")
+    for label, m in ratios(res, [f"{c}_tCr" for c in REPORTED]).items():
+        row[label] = m.value
     # model-free check: peak heights of the data minus the fitted baseline (Cho 3.15-3.26, Cr
     # 2.98-3.08, NAA 1.95-2.06 ppm); with equal widths tCho/tCr ~ height ratio / 3 (9 vs 3 protons)
     y = (res.data - res.baseline).real
