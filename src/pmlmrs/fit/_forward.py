@@ -419,6 +419,21 @@ class Problem:
             self._red = (red,)
         return self._red[0] or None
 
+    def linear_sd(self, weights: NDArray) -> float:
+        """SD of ``weights @ amplitudes`` in units of the noise SD, from the linear part alone at the
+        last evaluated theta: ``sqrt(w' (A' P A)^-1 w)`` over the active amplitudes (baseline
+        projected out, non-linear parameters held); inf when that Gram matrix is singular."""
+        act = self.amps > 0
+        w = np.asarray(weights, dtype=float)[act]
+        if not w.any():
+            return 0.0
+        a_p = self._projected_columns()[:, act]
+        try:
+            x = np.linalg.solve(a_p.T @ a_p, w)
+        except np.linalg.LinAlgError:
+            return float("inf")
+        return float(np.sqrt(max(float(w @ x), 0.0)))
+
     def _nnls(self, a_p: NDArray, b_p: NDArray) -> NDArray[np.float64]:
         """Non-negative amplitudes minimising ``||a_p a - b_p||``."""
         red = self._reduction()

@@ -368,10 +368,11 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             return th, done, it
 
         every = np.arange(len(ok))
-        lams = [lam0] * len(ok)
+        lams = uncharged = [lam0] * len(ok)
         theta, done, iters = run(every, np.array(thetas), lams)
         if opts.baseline == "spline" and opts.baseline_smoothness == "auto" and grid.n_baseline:
-            lams = [model._choose_lam(prep, p, th, sg[0]) for p, th, sg in zip(problems, theta, sigmas)]
+            chosen = [model._choose_lam(prep, p, th, sg[0]) for p, th, sg in zip(problems, theta, sigmas)]
+            lams, uncharged = [c[0] for c in chosen], [c[1] for c in chosen]
             redo = np.array([j for j in every if lams[j] != lam0], dtype=int)
             if redo.size:               # refit where the chosen smoothness differs from the start
                 theta2, done2, iters2 = run(redo, theta[redo], [lams[j] for j in redo])
@@ -384,7 +385,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             msg = "LM converged (jax)" if converged else f"LM stopped after max_iterations={opts.max_iterations} (jax)"
             info = {"problem": pr, "status": 1 if converged else 0, "message": msg, "nfev": int(iters[j]),
                     "sigma": sigmas[j][0], "noise_range": sigmas[j][1], "den_ref": sigmas[j][2],
-                    "lo": los[j], "hi": his[j]}
+                    "lo": los[j], "hi": his[j], "lam_uncharged": uncharged[j]}
             try:
                 res = model._finish(prep, spectra[i], theta[j], info, time.perf_counter() - elapsed)
             except Exception as exc:  # noqa: BLE001

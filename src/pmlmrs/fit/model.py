@@ -402,6 +402,7 @@ class LinearCombinationModel:
         if self._lipid_stiffening():
             stiff_pen = baseline_design("spline", ppm, opts.baseline_knot_spacing_ppm, opts.baseline_order,
                                         opts.baseline_lipid_region, opts.baseline_lipid_stiffness).penalty
+        if self._lipid_region_charged() or stiff_pen is not None:
             lo_r, hi_r = opts.baseline_lipid_region
             lipid_rows = (ppm >= lo_r) & (ppm <= hi_r)
         gidx = np.array([self.group_names.index(g) for g in self.groups], dtype=np.int64)
@@ -641,6 +642,24 @@ class LinearCombinationModel:
                 and opts.baseline_lipid_stiffness != 1.0
                 and any(n in self.lipid_names or n in MM_NAMES for n in self.names))
 
+    def _lipid_region_charged(self) -> bool:
+        """Whether the smoothness choice charges baseline flexibility under the lipids (see
+        :meth:`_choose_lam`): automatic spline smoothness and simulated lipids in the model."""
+        opts = self.options
+        return (opts.baseline == "spline" and opts.baseline_smoothness == "auto" and bool(self.lipid_groups)
+                and opts.baseline_lipid_ic_weight != 2.0)
+
+    def _lipids_detected(self, problem: Problem, theta: NDArray, sigma: float) -> bool:
+        """Whether the reported lipids (the Lip09 and Lip13 lines) exceed ``LIPID_DETECTION_CRLB`` SDs
+        at *theta*, with the SD of the linear part alone (amplitudes and baseline; the non-linear
+        parameters held), which the first pass gives at no extra fit."""
+        lip = np.array([n in self.lipid_names and n.startswith(("Lip09", "Lip13")) for n in self.names])
+        if not lip.any():
+            return False
+        problem.evaluate(theta)
+        total = float(problem.amps[lip].sum())
+        return total > LIPID_DETECTION_CRLB * sigma * problem.linear_sd(lip.astype(float))
+
     def _lam0(self) -> float:
         opts = self.options
         if opts.baseline != "spline":
@@ -663,15 +682,18 @@ class LinearCombinationModel:
         nfev = int(res.nfev)
         status, message = int(res.status), str(res.message)
         if opts.baseline == "spline" and opts.baseline_smoothness == "auto" and prep.grid.n_baseline:
-            lam = self._choose_lam(prep, problem, theta, sigma)
+            lam, lam_uncharged = self._choose_lam(prep, problem, theta, sigma)
             if lam != problem.lam:
                 problem.set_lam(lam)
                 theta, res = self._solve(problem, theta, lo, hi, prep.free, opts.max_iterations, prior)
                 nfev += int(res.nfev)
                 status, message = int(res.status), str(res.message)
+        else:
+            lam_uncharged = problem.lam
         problem.evaluate(theta)
         return theta, {"problem": problem, "status": status, "message": message, "nfev": nfev,
-                       "lo": lo, "hi": hi, "sigma": sigma, "noise_range": noise_range, "den_ref": den_ref}
+                       "lo": lo, "hi": hi, "sigma": sigma, "noise_range": noise_range, "den_ref": den_ref,
+                       "lam_uncharged": lam_uncharged}
 
     def prior_rows(self, amps0: NDArray, sigma: float) -> tuple[NDArray, NDArray]:
         """Weighted prior rows ``sigma (num - r den) / (sd den_ref)`` and ``den_ref`` from amplitudes *amps0*.
@@ -694,8 +716,9 @@ class LinearCombinationModel:
         problem.set_prior(rows)
         return den_ref
 
-    def _choose_lam(self, prep: _Prepared, problem: Problem, theta: NDArray, sigma: float) -> float:
-        """Baseline smoothness by an information criterion with the measured noise.
+    def _choose_lam(self, prep: _Prepared, problem: Problem, theta: NDArray, sigma: float) -> tuple[float, float]:
+        """Baseline smoothness by an information criterion with the measured noise: the chosen
+        ``lam`` and the one plain QAIC would choose (the same unless lipids are charged, below).
 
         First ``lam`` from ``baseline_smoothness_grid`` by QAIC (Burnham & Anderson 2002, Sec. 6.2),
         ``RSS / (sigma^2 c) + 2 (ED + active amplitudes)``, at the non-linear parameters of the first
@@ -704,17 +727,22 @@ class LinearCombinationModel:
         that are not in the model, e.g. lipids of several widths at 10x the NAA peak), the misfit is
         not noise, and plain AIC (``c = 1``) would let the most flexible baseline absorb it, taking
         the metabolites' wings with it (tCr -25 % on the demo's most lipid-rich lesions).
-        Then, when lipids are modelled, the same ``lam`` with the penalty stiffened in the lipid
-        region (coded as ``-lam``, see :meth:`Grid.penalty`) is preferred unless it costs more than
-        the flexibility it removes there, counted at ``k = baseline_lipid_ic_weight`` per effective
-        dimension inside the region: ``IC = QAIC + (k - 2) ED_lipid``. Inside the lipid region
-        baseline flexibility trades one-to-one with the broad lipid/MM wings instead of fitting
-        noise, so it is charged more than elsewhere.
+        Where lipids are detected at the first pass (:meth:`_lipids_detected`), the baseline's
+        effective dimension inside ``baseline_lipid_region`` is charged at ``k =
+        baseline_lipid_ic_weight`` per dimension instead of 2: ``IC = QAIC + (k - 2) ED_lipid``.
+        Under the lipids, baseline flexibility trades one-to-one with the lipid wings instead of
+        fitting noise, and the misfit of lipid lines whose shape is not in the model (several
+        widths, broad lines) is what makes a flexible baseline win there, taking its share of the
+        lipid signal. Then, with ``baseline_lipid_stiffness`` != 1, the same ``lam`` with the penalty
+        stiffened in the lipid region (coded as ``-lam``, see :meth:`Grid.penalty`) is preferred
+        unless it costs more than the flexibility it removes there, counted the same way.
         """
         grid = prep.grid
         n_data = 2 * grid.n_window
         lam0 = problem.lam
         k_lip = float(self.options.baseline_lipid_ic_weight)
+        charge = (k_lip - 2.0) if (grid.lipid_rows is not None and self._lipid_region_charged()
+                                   and self._lipids_detected(problem, theta, sigma)) else 0.0
 
         def chi2_dof(lam: float) -> tuple[float, float]:
             problem.set_lam(lam)
@@ -728,16 +756,19 @@ class LinearCombinationModel:
         chi2_flex, k_flex = table[min(table)]
         c_hat = max(1.0, chi2_flex / max(n_data - k_flex - len(theta), 1.0))
         ic = {lam: chi2 / c_hat + 2.0 * k for lam, (chi2, k) in table.items()}
+        uncharged = min(ic, key=ic.__getitem__)
+        if charge:
+            ic = {lam: v + charge * grid.baseline_ed(lam, grid.lipid_rows) for lam, v in ic.items()}
         lam = min(ic, key=ic.__getitem__)
         if grid.bl_penalty_stiff is not None and lam > 0:
             extra = (k_lip - 2.0)
-            flex = ic[lam] + extra * grid.baseline_ed(lam, grid.lipid_rows)
+            flex = table[lam][0] / c_hat + 2.0 * table[lam][1] + extra * grid.baseline_ed(lam, grid.lipid_rows)
             chi2, k = chi2_dof(-lam)
             stiff = chi2 / c_hat + 2.0 * k + extra * grid.baseline_ed(-lam, grid.lipid_rows)
             if stiff <= flex:
                 lam = -lam
         problem.set_lam(lam0)
-        return float(lam)
+        return float(lam), float(uncharged)
 
     def _finish(self, prep: _Prepared, spectrum: Spectrum, theta: NDArray, info: dict,
                 t_start: float) -> FitResult:
@@ -797,6 +828,9 @@ class LinearCombinationModel:
             "kind": opts.baseline,
             "knot_spacing_ppm": opts.baseline_knot_spacing_ppm if opts.baseline == "spline" else None,
             "smoothness": abs(problem.lam) if opts.baseline == "spline" else None,
+            # what plain QAIC chose (differs where flexibility under detected lipids was charged)
+            "smoothness_plain_qaic": (abs(float(info.get("lam_uncharged", problem.lam)))
+                                      if opts.baseline == "spline" else None),
             "lipid_region_stiffness": (opts.baseline_lipid_stiffness
                                        if problem.lam < 0 and grid.bl_penalty_stiff is not None else 1.0),
             "effective_dimension": grid.baseline_ed(problem.lam) if m else 0.0,
@@ -882,6 +916,17 @@ class LinearCombinationModel:
             th, _ = self._solve(problem, th0, lo, hi, free, opts.max_iterations, prior, ALTERNATIVE_TOLERANCE)
             problem.evaluate(th)
             out[label] = problem.amps.copy()
+        # the baseline smoothness plain QAIC chose where the lipid region's flexibility was charged
+        lam_free = info.get("lam_uncharged")
+        if lam_free is not None and lam_free != problem.lam:
+            lam = problem.lam
+            problem.set_lam(lam_free)
+            th, _ = self._solve(problem, theta, info["lo"], info["hi"], prep.free, opts.max_iterations, prior,
+                                ALTERNATIVE_TOLERANCE)
+            problem.evaluate(th)
+            out["baseline_flexible"] = problem.amps.copy()
+            problem.set_lam(lam)
+            problem.evaluate(theta)
         return out
 
     # ---- batches --------------------------------------------------------------------------------

@@ -85,7 +85,9 @@ class FitResult:
     alternatives : mapping of str to (n_components,) float array
         Amplitudes (same units) of refits that differ from this one only in a modelling choice the
         data cannot settle: ``"lipids_lorentzian"`` / ``"lipids_gaussian"``, the lipid lineshape held
-        purely Lorentzian / Gaussian (``FitOptions.lipid_lineshape_sd``). Their spread is reported as
+        purely Lorentzian / Gaussian, and ``"baseline_flexible"``, the baseline smoothness plain QAIC
+        chose where the lipid region's flexibility was charged (``FitOptions.lipid_lineshape_sd``,
+        ``baseline_lipid_ic_weight``). Their spread is reported as
         :attr:`pmlmrs.quant.Measure.sd_lineshape`; empty when not computed.
     """
 

@@ -12,9 +12,10 @@ When a member is held at zero by the fit's non-negativity constraint, ``C`` is t
 well determined as the 3.2 ppm singlet, instead of GPC's variance plus PCho's in full.
 
 The CRLB cannot cover a modelling choice the data do not settle. Where the fit has
-``alternatives`` (refits with the lipid lineshape held purely Lorentzian and purely Gaussian,
-``FitOptions.lipid_lineshape_sd``), every quantity also gets ``sd_lineshape``, the largest change of
-its value in those refits; :attr:`Measure.sd_total` adds it to the CRLB in quadrature.
+``alternatives`` (refits with the lipid lineshape held purely Lorentzian and purely Gaussian, and
+at the more flexible baseline plain QAIC chose, ``FitOptions.lipid_lineshape_sd``), every quantity
+also gets ``sd_lineshape``, the largest change of its value in those refits; :attr:`Measure.sd_total`
+adds it to the CRLB in quadrature.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ class Measure:
     members : tuple of str
         The fitted components that were summed (empty for a ratio).
     sd_lineshape : float
-        The largest change of the value in the fit's lipid-lineshape alternatives (same units; 0 when
-        the fit has none, NaN when the value is), see the module docstring.
+        The largest change of the value in the fit's lipid-lineshape (and baseline) alternatives
+        (same units; 0 when the fit has none, NaN when the value is), see the module docstring.
     """
 
     name: str

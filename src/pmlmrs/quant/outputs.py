@@ -375,7 +375,7 @@ def fit_to_dict(result: Any, *, name: str | None = None, input_path: str | os.Pa
     crlb_percent), ``amplitudes``, ``crlb_percent``, ``covariance``, ``combinations`` (value, sd = the
     CRLB, crlb_percent, sd_lineshape, members), ``ratios`` (value, sd = the total SD as summary.tsv's
     ``RATIO_sd``, sd_crlb, sd_lineshape), ``lineshape_alternatives`` (amplitudes of the lipid-lineshape
-    refits, empty when none ran), ``concentration_scale``, ``parameters`` (the non-linear fit parameters), ``fit`` (convergence,
+    and baseline refits, empty when none ran), ``concentration_scale``, ``parameters`` (the non-linear fit parameters), ``fit`` (convergence,
     noise, SNR, FWHM, fit quality), ``qc`` (items), ``qc_pass``, ``header``, ``provenance``
     (software, version, time, options, inputs with SHA-256, processing steps); with
     *include_spectra* also ``spectra`` (ppm, data, fit, baseline, residual real parts).
