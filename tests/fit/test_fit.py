@@ -646,3 +646,17 @@ def test_options_round_trip(tmp_path):
     import json
 
     json.dumps(o.to_dict())
+
+
+def test_conjugated_spectrum_fails_qc(basis):
+    """The fit measures how well the spectrum matches the basis as read and mirrored: a conjugated
+    FID (frequency axis reversed) fails the frequency_axis QC check, the same spectrum as read passes."""
+    from pmlmrs.qc import qc_pass, with_qc
+
+    s, _ = synthesize(basis, TRUTH, lipids=LIPIDS, snr=40, rng=np.random.default_rng(70))
+    good, bad = fit_batch([s, s.replace(data=np.conj(s.data))], basis)
+    assert good.params["template_match"]["direct"] > 0.8 > 0.4 > good.params["template_match"]["mirrored"]
+    items = {it.name: it for it in with_qc(good).qc}
+    assert items["frequency_axis"].level == "ok"
+    items = {it.name: it for it in with_qc(bad).qc}
+    assert items["frequency_axis"].level == "fail" and not qc_pass(with_qc(bad).qc)

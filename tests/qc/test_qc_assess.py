@@ -180,3 +180,20 @@ def test_negative_snr_is_not_measurable(rng):
     r = r.replace(data=r.data - 5 * np.abs(r.data).max() * ((r.ppm > 1.9) & (r.ppm < 2.12)))
     item = _by_name(assess(r))["snr"]
     assert snr(r) <= 0 and item.level == "warn" and "not measurable" in item.message
+
+
+def test_frequency_axis_check(rng):
+    """A spectrum that matches the basis template far better mirrored (a conjugated FID) fails QC;
+    the fit's ``template_match`` numbers of a brain spectrum pass; no numbers, no item."""
+    r = make_result(rng)
+    assert "frequency_axis" not in [it.name for it in assess(r)]
+    ok = r.replace(params={**r.params, "template_match": {"direct": 0.9, "mirrored": 0.3}})
+    item = _by_name(assess(ok))["frequency_axis"]
+    assert item.level == "ok" and item.value == 0.3
+    for direct, mirrored, level in ((0.12, 0.94, "fail"), (0.3, 0.55, "ok"), (0.2, 0.45, "ok")):
+        bad = r.replace(params={**r.params, "template_match": {"direct": direct, "mirrored": mirrored}})
+        items = assess(bad)
+        assert _by_name(items)["frequency_axis"].level == level
+        assert qc_pass(items) == (level == "ok")
+    assert "conjugat" in _by_name(assess(r.replace(params={**r.params, "template_match": {
+        "direct": 0.1, "mirrored": 0.9}})))["frequency_axis"].message

@@ -252,6 +252,29 @@ def _check_reference(combos: Mapping[str, Any]) -> QCItem | None:
                   "check that the data are a brain spectrum at this field and TE, the basis and the fit window")
 
 
+#: A fit fails the frequency-axis check when its spectrum matches the basis template at least this
+#: well mirrored and at least twice as well as read (brain spectra: mirrored <= 0.38).
+MIRRORED_MATCH_MIN = 0.5
+
+
+def _check_frequency_axis(result: Any) -> QCItem | None:
+    """Fail when the spectrum matches the basis far better with its frequency axis reversed: a
+    conjugated FID (the other sign convention), whose fit is meaningless."""
+    match = result.params.get("template_match")
+    if not match:
+        return None
+    direct, mirrored = float(match["direct"]), float(match["mirrored"])
+    if mirrored >= MIRRORED_MATCH_MIN and mirrored >= 2.0 * direct:
+        return QCItem("fail", "frequency_axis",
+                      f"the spectrum matches the basis with its frequency axis reversed (template correlation "
+                      f"{mirrored:.2f} mirrored, {direct:.2f} as read): the FID is probably conjugated",
+                      "convert the file again with the other conjugation setting (spec2nii writes NIfTI-MRS in "
+                      "the standard's convention), or conjugate the FID, and fit again",
+                      mirrored)
+    return QCItem("ok", "frequency_axis", f"template correlation {direct:.2f} as read ({mirrored:.2f} mirrored)",
+                  value=mirrored)
+
+
 def _check_lipids(result: Any, o: QCOptions) -> QCItem:
     info = measures.lipid_signal(result)
     if not math.isfinite(info["snr"]):
@@ -309,7 +332,8 @@ def assess(result: Any, *, voi: str | None = None, water: Any = None,
     -------
     tuple of QCItem
         One item per check, in a fixed order: convergence, snr, linewidth, fit_quality, crlb,
-        reference (when the combinations include tCr), lipid_contamination, plausibility (NAWM only).
+        reference (when the combinations include tCr), frequency_axis (when the fit measured its
+        template match), lipid_contamination, plausibility (NAWM only).
     """
     from pmlmrs.quant.combine import combinations, ratios
 
@@ -327,6 +351,7 @@ def assess(result: Any, *, voi: str | None = None, water: Any = None,
         _check_fit_quality(measures.fit_quality(result), o),
         *_check_crlbs(result, combos, voi, o),
         _check_reference(combos),
+        _check_frequency_axis(result),
         _check_lipids(result, o),
     ]
     items = [it for it in items if it is not None]
