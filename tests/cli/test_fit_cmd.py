@@ -393,3 +393,49 @@ def test_bundled_basis_by_name(files, tmp_path):
     assert rec["path"] == "ismrm2016_press_3T_30ms" and rec["sha256"]
     bad = _fit([files["svs1"], "--basis", "no_such_basis", "-o", tmp_path / "bad", "--no-report"])
     assert bad.exit_code == 1 and "no_such_basis" in bad.output
+
+
+def test_raw_keeps_its_frequency_when_the_dwell_time_comes_from_the_basis(files, tmp_path, caplog):
+    """An LCModel RAW whose $SEQPAR gives HZPPPM but no dwell time takes only the dwell time (and the
+    echo time it lacks) from the basis; its own frequency is kept."""
+    from pmlmrs.io import load
+    from pmlmrs.io.lcmodel import write_raw
+
+    svs = load(files["svs1"])
+    raw = write_raw(svs.replace(source=None), tmp_path / "hdr.RAW")
+    text = raw.read_text().replace(f" HZPPPM = {svs.header.spectrometer_frequency:.9g},", " HZPPPM = 123.25,")
+    text = "\n".join(line for line in text.splitlines() if "DELTAT" not in line and "ECHOT" not in line)
+    raw.write_text(text + "\n")
+    with caplog.at_level("WARNING", logger="pmlmrs"):
+        res = _fit([raw, "--basis", files["basis"], "-o", tmp_path / "o", "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert "no dwell time in the file; taking spectral width" in caplog.text
+    assert "central frequency" not in caplog.text
+    header = json.loads((tmp_path / "o" / "hdr" / "fit.json").read_text())["header"]
+    assert header["spectrometer_frequency_mhz"] == pytest.approx(123.25)
+    assert header["dwell_time_s"] == pytest.approx(svs.header.dwell_time)
+    assert header["echo_time_s"] == pytest.approx(0.030)
+
+
+def test_basis_folder_of_raw_fids_takes_the_read_options(files, tmp_path):
+    """A basis given as a folder of LCModel RAW FIDs without header values is read with
+    --central-frequency / --spectral-width (they had reached only the data)."""
+    from pmlmrs.io.lcmodel import write_raw
+
+    basis = bundled_basis()
+    folder = tmp_path / "rawbasis"
+    folder.mkdir()
+    for name in basis.names:
+        sp = Spectrum(np.asarray(basis.fid(name)), Header(basis.spectrometer_frequency, basis.dwell_time))
+        p = write_raw(sp, folder / f"{name}.RAW")
+        p.write_text("\n".join(line for line in p.read_text().splitlines()
+                               if not line.strip().startswith(("HZPPPM", "DELTAT"))) + "\n")
+    args = [files["svs1"], "--basis", folder, "--no-report"]
+    res = _fit([*args, "-o", tmp_path / "without"])
+    assert res.exit_code == 1 and "--central-frequency" in res.output
+    res = _fit([*args, "-o", tmp_path / "with", "--central-frequency", basis.spectrometer_frequency,
+                "--spectral-width", basis.spectral_width])
+    assert res.exit_code == 0, res.output
+    row = read_summary_tsv(tmp_path / "with" / "summary.tsv").iloc[0]
+    truth = (TRUTH["NAA"] + TRUTH["NAAG"]) / (TRUTH["Cr"] + TRUTH["PCr"])
+    assert row["tNAA_tCr"] == pytest.approx(truth, rel=0.05)

@@ -667,12 +667,12 @@ def bundled_basis_names() -> list[str]:
     return sorted(d.name for d in _BUNDLED_DIR.iterdir() if d.is_dir() and (d / SIDECAR).is_file())
 
 
-def load_basis_or_bundled(name_or_path: str | Path) -> Basis:
-    """:func:`load_basis` of a path, or the bundled basis of that name when no such path exists
-    (``--basis ismrm2016_press_3T_30ms``)."""
+def load_basis_or_bundled(name_or_path: str | Path, options: ReadOptions | None = None) -> Basis:
+    """:func:`load_basis` of a path (with the read *options* a folder of FIDs may need), or the
+    bundled basis of that name when no such path exists (``--basis ismrm2016_press_3T_30ms``)."""
     if not Path(name_or_path).exists() and str(name_or_path) in bundled_basis_names():
         return bundled_basis(str(name_or_path))
-    return load_basis(name_or_path)
+    return load_basis(name_or_path, options=options)
 
 
 def bundled_basis(name: str = "ismrm2016_press_3T_30ms") -> Basis:

@@ -57,28 +57,41 @@ def _basis_defaults(basis: Any) -> dict[str, float]:
     return d
 
 
+#: The read option that supplies a missing header field.
+_OPTION_FOR_FIELD = {"spectrometer_frequency": "central_frequency", "dwell_time": "spectral_width"}
+
+
 def load_input(path: Path, basis: Any, read_kwargs: dict[str, float]) -> Any:
-    """Load one file; header fields the file lacks come from the options, else from the basis.
+    """Load one file; header fields the file lacks come from the options, else from the basis
+    (only those: a frequency the file has is kept when its dwell time comes from the basis; the
+    basis's echo time too when the file has none).
 
     A file with coil/dyn/... dims goes through :func:`pmlmrs.preprocess.preprocess` when the caller
     asks (see :func:`prepare`); this function only reads.
     """
     from pmlmrs.io import load
 
-    try:
-        return load(path, **read_kwargs)
-    except HeaderFieldError as exc:
-        fallback = {**_basis_defaults(basis), **read_kwargs}
-        if fallback == read_kwargs:
-            raise
-        borrowed = {k: v for k, v in fallback.items() if k not in read_kwargs}
-        logger.warning("%s: no %s in the file; taking %s from the basis %s", path,
-                       (exc.field or "header value").replace("_", " "),
-                       ", ".join(f"{k.replace('_', ' ')} {v:.6g}" for k, v in borrowed.items()), basis.source or "")
+    defaults = _basis_defaults(basis)
+    borrowed: dict[str, float] = {}
+    first: HeaderFieldError | None = None
+    while True:
         try:
-            return load(path, **fallback)
-        except HeaderFieldError:
-            raise exc from None
+            spec = load(path, **read_kwargs, **borrowed)
+            break
+        except HeaderFieldError as exc:
+            first = first or exc
+            key = _OPTION_FOR_FIELD.get(exc.field or "")
+            if key is None or key in read_kwargs or key in borrowed or key not in defaults:
+                raise first from None
+            borrowed[key] = defaults[key]
+    if borrowed:
+        if spec.header.echo_time is None and "echo_time" in defaults and "echo_time" not in read_kwargs:
+            borrowed["echo_time"] = defaults["echo_time"]
+            spec = load(path, **read_kwargs, **borrowed)
+        logger.warning("%s: no %s in the file; taking %s from the basis %s", path,
+                       (first.field if first is not None and first.field else "header value").replace("_", " "),
+                       ", ".join(f"{k.replace('_', ' ')} {v:.6g}" for k, v in borrowed.items()), basis.source or "")
+    return spec
 
 
 def _needs_reduction(s: Any) -> bool:
@@ -158,6 +171,7 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
     from pmlmrs import fit as fitmod
     from pmlmrs.basis import check_compatible, load_basis_or_bundled
     from pmlmrs.basis.basis import canonical_name
+    from pmlmrs.config import ReadOptions
     from pmlmrs.qc import with_qc
     from pmlmrs.quant import error_row, scale_to_water, summary_row, write_fit_json, write_summary_tsv
     from pmlmrs.quant.outputs import fit_to_dict, strip_folders
@@ -179,7 +193,8 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
         existing = [p for p in existing if p.exists()]
         if existing:
             raise WriteError(f"exists ({len(existing)} output file(s) in all); use --force to overwrite", existing[0])
-    basis = load_basis_or_bundled(basis_path)
+    # the read options also give a folder of basis FIDs the header values it lacks
+    basis = load_basis_or_bundled(basis_path, ReadOptions(**read_kwargs) if read_kwargs else None)
     if force:
         _remove_previous_outputs(outdir, names)
     jobs = [FitJob(p, n, (water[i] if len(water) > 1 else water[0]) if water else None)
