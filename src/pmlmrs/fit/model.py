@@ -493,10 +493,13 @@ class LinearCombinationModel:
         hp_d = spec - np.convolve(spec, kern, mode="same")
         hp_t = prep.template - np.convolve(prep.template, kern, mode="same")
         d = hp_d[sel]
-        scores = np.full(2 * max_shift + 1, -np.inf)
-        for j, sh in enumerate(range(-max_shift, max_shift + 1)):
-            tm = np.take(hp_t, idx_sel - sh, mode="clip")
-            scores[j] = float(d @ tm) / (np.linalg.norm(tm) * np.linalg.norm(d) + 1e-300)
+        # template shifted by sh bins: hp_t[i - sh] (edge values beyond the ends), for every sh at once
+        a, m = int(idx_sel[0]), max_shift
+        padded = np.pad(hp_t, m, mode="edge")[a:a + d.size + 2 * m]       # padded[k + i] = hp_t[a + i + k - m]
+        num = np.correlate(padded, d, mode="valid")[::-1]                  # index j: shift sh = j - m
+        c2 = np.concatenate([[0.0], np.cumsum(padded ** 2)])
+        norms = np.sqrt(np.maximum(c2[d.size:] - c2[:-d.size], 0.0))[::-1]
+        scores = num / (norms * np.linalg.norm(d) + 1e-300)
         return scores, max_shift, bin_ppm
 
     def _template_match(self, prep: _Prepared, spectrum: Spectrum) -> dict[str, float]:
