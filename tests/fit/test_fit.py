@@ -660,3 +660,20 @@ def test_conjugated_spectrum_fails_qc(basis):
     assert items["frequency_axis"].level == "ok"
     items = {it.name: it for it in with_qc(bad).qc}
     assert items["frequency_axis"].level == "fail" and not qc_pass(with_qc(bad).qc)
+
+
+def test_snr_and_linewidth_found_where_naa_is(basis):
+    """A spectrum referenced 0.25 ppm off is fitted at its shift, and SNR and linewidth are measured
+    at its NAA (they had searched 1.90-2.12 ppm on the nominal axis: SNR n/a, linewidth n/a)."""
+    from pmlmrs.qc import measures
+
+    s, _ = synthesize(basis, TRUTH, snr=40, rng=np.random.default_rng(71))
+    t = np.arange(s.n_points) * s.header.dwell_time
+    off = s.replace(data=s.data * np.exp(2j * np.pi * 0.25 * s.header.spectrometer_frequency * t))
+    a, b = fit_batch([s, off], basis)
+    assert b.params["shift_ppm"]["metabolites"] - a.params["shift_ppm"]["metabolites"] == pytest.approx(0.25, abs=0.01)
+    assert measures.snr(b) == pytest.approx(measures.snr(a), rel=0.1)
+    assert measures.fwhm_ppm(b) == pytest.approx(measures.fwhm_ppm(a), rel=0.1)
+    assert measures.fwhm_fit_ppm(b) == pytest.approx(measures.fwhm_fit_ppm(a), rel=0.05)
+    assert not np.isfinite(measures.snr(b, region=measures.NAA_REGION)) or measures.snr(
+        b, region=measures.NAA_REGION) < 0.5 * measures.snr(a)

@@ -40,22 +40,35 @@ def _window(ppm: NDArray, lo: float, hi: float) -> NDArray[np.bool_]:
     return (ppm >= lo) & (ppm <= hi)
 
 
+def _at_naa(result: Any, region: tuple[float, float]) -> tuple[float, float]:
+    """*region* (ppm, about the basis NAA at 2.008 ppm) moved by the fitted frequency shift of the
+    group that holds NAA, i.e. to where NAA is in the data (unmoved when the fit has no such shift)."""
+    try:
+        shift = float(result.params["shift_ppm"][result.groups[list(result.names).index("NAA")]])
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        shift = 0.0
+    if not np.isfinite(shift):
+        shift = 0.0
+    return region[0] + shift, region[1] + shift
+
+
 def _noise(result: Any) -> float:
     sd = float(result.noise_sd)
     return sd if np.isfinite(sd) and sd > 0 else float("nan")
 
 
-def snr(result: Any, region: tuple[float, float] = NAA_REGION) -> float:
+def snr(result: Any, region: tuple[float, float] | None = None) -> float:
     """NAA peak height over the noise SD.
 
-    Height = maximum in *region* of the real part of the NAA signal measured on the data: the
+    Height = maximum in *region* (default :data:`NAA_REGION` moved by the fitted metabolite shift,
+    so a spectrum referenced 0.3 ppm off is measured where its NAA is) of the real part of the NAA signal measured on the data: the
     phased data minus every fitted component except NAA and minus the baseline (residual + fitted
     NAA), so overlapping NAAG/Glu/Gln do not inflate it; without an NAA component, data − baseline.
     Noise = ``result.noise_sd`` (SD of the real-part noise in a signal-free region). NaN when the
     window does not cover the region.
     """
     ppm = np.asarray(result.ppm)
-    sel = _window(ppm, *region)
+    sel = _window(ppm, *(_at_naa(result, NAA_REGION) if region is None else region))
     if not sel.any():
         return float("nan")
     comp = _component_sum(result, _NAA_NAMES)
@@ -141,11 +154,12 @@ def _width_in(result: Any, y_full: NDArray, region: tuple[float, float]) -> floa
     return fwhm(xx[sel], yy.real[sel])
 
 
-def fwhm_ppm(result: Any, region: tuple[float, float] = FWHM_REGION) -> float:
+def fwhm_ppm(result: Any, region: tuple[float, float] | None = None) -> float:
     """FWHM of the NAA singlet measured on the data, ppm.
 
     The data with every fitted component except NAA and the baseline removed (residual + fitted NAA),
-    real part; interpolated 8x by zero-filling, half maximum searched in *region*.
+    real part; interpolated 8x by zero-filling, half maximum searched in *region* (default
+    :data:`FWHM_REGION` moved by the fitted metabolite shift).
     NaN without an NAA component or when the fitted NAA peak is below ``MIN_PEAK_SNR`` noise SDs
     (then use :func:`fwhm_fit_ppm`).
     """
@@ -156,15 +170,16 @@ def fwhm_ppm(result: Any, region: tuple[float, float] = FWHM_REGION) -> float:
     if not np.max(np.real(comp)) > MIN_PEAK_SNR * _noise(result):
         return float("nan")
     naa_data = np.asarray(result.data) - np.asarray(result.fit) + comp
-    return _width_in(result, naa_data, region)
+    return _width_in(result, naa_data, _at_naa(result, FWHM_REGION) if region is None else region)
 
 
-def fwhm_fit_ppm(result: Any, region: tuple[float, float] = FWHM_REGION) -> float:
-    """FWHM of the fitted NAA component (basis lineshape with the fitted Voigt broadening), ppm."""
+def fwhm_fit_ppm(result: Any, region: tuple[float, float] | None = None) -> float:
+    """FWHM of the fitted NAA component (basis lineshape with the fitted Voigt broadening), ppm
+    (*region*: as :func:`fwhm_ppm`)."""
     comp = _component_sum(result, _NAA_NAMES)
     if comp is None:
         return float("nan")
-    return _width_in(result, comp, region)
+    return _width_in(result, comp, _at_naa(result, FWHM_REGION) if region is None else region)
 
 
 def water_fwhm_ppm(water: Any) -> float:
