@@ -439,3 +439,25 @@ def test_basis_folder_of_raw_fids_takes_the_read_options(files, tmp_path):
     row = read_summary_tsv(tmp_path / "with" / "summary.tsv").iloc[0]
     truth = (TRUTH["NAA"] + TRUTH["NAAG"]) / (TRUTH["Cr"] + TRUTH["PCr"])
     assert row["tNAA_tCr"] == pytest.approx(truth, rel=0.05)
+
+
+def test_data_read_options_do_not_replace_the_basis_header(files, tmp_path):
+    """2000 Hz RAW data without a dwell time, fitted with --spectral-width 2000 against a basis
+    folder whose sidecar says 4000 Hz: the option is the data's, the basis keeps its own grid (and
+    is resampled), so the ratios are right (the option had replaced the basis's 4000 Hz)."""
+    from pmlmrs.core import axes
+    from pmlmrs.io import load
+    from pmlmrs.io.lcmodel import write_raw
+
+    svs = load(files["svs1"])
+    n = svs.n_points
+    spec = axes.fid_to_spectrum(svs.data)
+    half = axes.spectrum_to_fid(spec[n // 4:3 * n // 4]) / 2          # the central 2000 Hz, 1024 points
+    hdr = svs.header.replace(dwell_time=2 * svs.header.dwell_time)
+    raw = write_raw(Spectrum(half, hdr), tmp_path / "sw2000.RAW")
+    raw.write_text("\n".join(line for line in raw.read_text().splitlines() if "DELTAT" not in line) + "\n")
+    res = _fit([raw, "--basis", files["basis"], "-o", tmp_path / "o", "--no-report", "--spectral-width", 2000])
+    assert res.exit_code == 0, res.output
+    row = read_summary_tsv(tmp_path / "o" / "summary.tsv").iloc[0]
+    truth = (TRUTH["NAA"] + TRUTH["NAAG"]) / (TRUTH["Cr"] + TRUTH["PCr"])
+    assert row["tNAA_tCr"] == pytest.approx(truth, rel=0.05)

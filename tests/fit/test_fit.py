@@ -677,3 +677,14 @@ def test_snr_and_linewidth_found_where_naa_is(basis):
     assert measures.fwhm_fit_ppm(b) == pytest.approx(measures.fwhm_fit_ppm(a), rel=0.05)
     assert not np.isfinite(measures.snr(b, region=measures.NAA_REGION)) or measures.snr(
         b, region=measures.NAA_REGION) < 0.5 * measures.snr(a)
+
+
+def test_lipid_detection_ignores_members_held_at_zero():
+    """Lip09 3.54 +- 0.19, Lip13a 0 (held at the bound, full-information SD 13.2), Lip13b 31.1 +- 0.82:
+    detected (the zero member's variance had made the sum 2.6 SDs, "not detected")."""
+    lip = np.array([True, True, True, False])
+    amps = np.array([3.54, 0.0, 31.1, 5.0])
+    cov = np.diag([0.19, 13.2, 0.82, 1.0]) ** 2
+    assert LinearCombinationModel._detected(lip, amps, cov)
+    assert not LinearCombinationModel._detected(lip, np.array([0.5, 0.0, 0.0, 5.0]), cov)
+    assert not LinearCombinationModel._detected(lip, np.zeros(4), cov)

@@ -18,6 +18,7 @@ import typer
 from pmlmrs._logging import logger
 from pmlmrs.cli._common import app, bad_usage, check_choice, console, err_console, handle_errors
 from pmlmrs.errors import (
+    BasisError,
     ConfigError,
     HeaderFieldError,
     PmlmrsError,
@@ -92,6 +93,24 @@ def load_input(path: Path, basis: Any, read_kwargs: dict[str, float]) -> Any:
                        (first.field if first is not None and first.field else "header value").replace("_", " "),
                        ", ".join(f"{k.replace('_', ' ')} {v:.6g}" for k, v in borrowed.items()), basis.source or "")
     return spec
+
+
+def _load_basis(path: Path, read_kwargs: dict[str, float]) -> Any:
+    """The basis as its files describe it; only a folder of FIDs that lacks its frequency or dwell
+    time takes them from --central-frequency / --spectral-width (given for the data, they must not
+    replace what the basis says of itself)."""
+    from pmlmrs.basis import load_basis_or_bundled
+    from pmlmrs.config import ReadOptions
+
+    try:
+        return load_basis_or_bundled(path)
+    except BasisError as exc:
+        grid = {k: read_kwargs[k] for k in ("central_frequency", "spectral_width") if k in read_kwargs}
+        if not grid or "is unknown" not in str(exc):
+            raise
+        logger.warning("%s: the basis files do not give %s; using the value(s) given for the data", path,
+                       " and ".join(k.replace("_", " ") for k in grid))
+        return load_basis_or_bundled(path, ReadOptions(**grid))
 
 
 def _needs_reduction(s: Any) -> bool:
@@ -169,9 +188,8 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
     Raises only for problems that stop the whole batch (outputs exist, basis unreadable, bad options).
     """
     from pmlmrs import fit as fitmod
-    from pmlmrs.basis import check_compatible, load_basis_or_bundled
+    from pmlmrs.basis import check_compatible
     from pmlmrs.basis.basis import canonical_name
-    from pmlmrs.config import ReadOptions
     from pmlmrs.qc import with_qc
     from pmlmrs.quant import error_row, scale_to_water, summary_row, write_fit_json, write_summary_tsv
     from pmlmrs.quant.outputs import fit_to_dict, strip_folders
@@ -193,8 +211,7 @@ def run_fit(files: Sequence[Path], basis_path: Path, outdir: Path, *, water: Seq
         existing = [p for p in existing if p.exists()]
         if existing:
             raise WriteError(f"exists ({len(existing)} output file(s) in all); use --force to overwrite", existing[0])
-    # the read options also give a folder of basis FIDs the header values it lacks
-    basis = load_basis_or_bundled(basis_path, ReadOptions(**read_kwargs) if read_kwargs else None)
+    basis = _load_basis(basis_path, read_kwargs)
     if force:
         _remove_previous_outputs(outdir, names)
     jobs = [FitJob(p, n, (water[i] if len(water) > 1 else water[0]) if water else None)

@@ -505,8 +505,8 @@ class LinearCombinationModel:
     def _template_match(self, prep: _Prepared, spectrum: Spectrum) -> dict[str, float]:
         """Best normalised correlation of the spectrum with the basis singlet template, as read
         (``"direct"``) and with its frequency axis reversed (``"mirrored"``, the conjugated FID).
-        Brain spectra: direct 0.27-0.96, mirrored 0.10-0.38 (ISMRM challenge, lesion suite); a
-        conjugated file reads the other way round (see :mod:`pmlmrs.qc`)."""
+        Brain spectra: direct 0.26-0.97, mirrored 0.09-0.44 (ISMRM challenge, lesion suite, in vivo);
+        a conjugated file reads the other way round (see :mod:`pmlmrs.qc`)."""
         direct = float(np.max(self._shift_scores(prep, spectrum)[0]))
         mirrored = float(np.max(self._shift_scores(prep, spectrum.replace(data=np.conj(spectrum.data)))[0]))
         return {"direct": direct, "mirrored": mirrored}
@@ -655,22 +655,43 @@ class LinearCombinationModel:
                 and any(n in self.lipid_names or n in MM_NAMES for n in self.names))
 
     def _lipid_region_charged(self) -> bool:
-        """Whether the smoothness choice charges baseline flexibility under the lipids (see
-        :meth:`_choose_lam`): automatic spline smoothness and simulated lipids in the model."""
+        """Whether the smoothness choice may charge baseline flexibility under the lipids (see
+        :meth:`_choose_lam`): automatic spline smoothness, lipid components of ``lipid_model`` in the
+        model and ``baseline_lipid_ic_weight`` != 2."""
         opts = self.options
         return (opts.baseline == "spline" and opts.baseline_smoothness == "auto" and bool(self.lipid_groups)
                 and opts.baseline_lipid_ic_weight != 2.0)
 
-    def _lipids_detected(self, problem: Problem, theta: NDArray, sigma: float) -> bool:
-        """Whether the reported lipids (the Lip09 and Lip13 lines) exceed ``LIPID_DETECTION_CRLB`` SDs
-        at *theta*, with the SD of the linear part alone (amplitudes and baseline; the non-linear
-        parameters held), which the first pass gives at no extra fit."""
-        lip = np.array([n in self.lipid_names and n.startswith(("Lip09", "Lip13")) for n in self.names])
+    def _reported_lipids(self) -> NDArray[np.bool_]:
+        """(K,) the lines of the reported lipid measure (Lip = Lip09 + Lip13: the 0.9 and 1.3 ppm
+        lines; the smaller 1.6 and 2.2 ppm lines take up Glx/MM signal in healthy white matter)."""
+        return np.array([n in self.lipid_names and n.startswith(("Lip09", "Lip13")) for n in self.names])
+
+    @staticmethod
+    def _detected(lip: NDArray[np.bool_], amps: NDArray, cov: NDArray) -> bool:
+        """Summed amplitude of the fitted (non-zero) members of *lip* above ``LIPID_DETECTION_CRLB``
+        CRLBs (a member held at 0 has its full-information variance, which would inflate the sum's)."""
+        act = lip & (amps > 0)
+        if not act.any():
+            return False
+        var = float(cov[np.ix_(act, act)].sum())
+        return float(amps[act].sum()) > LIPID_DETECTION_CRLB * np.sqrt(max(var, 0.0))
+
+    def _lipids_detected(self, prep: _Prepared, problem: Problem, theta: NDArray, sigma: float) -> bool:
+        """Whether the reported lipids exceed ``LIPID_DETECTION_CRLB`` CRLBs at *theta* (the first
+        pass): screened with the SD of the linear part alone (amplitudes and baseline, at no cost),
+        then with the CRLB of the full model as the final fit reports it."""
+        lip = self._reported_lipids()
         if not lip.any():
             return False
         problem.evaluate(theta)
-        total = float(problem.amps[lip].sum())
-        return total > LIPID_DETECTION_CRLB * sigma * problem.linear_sd(lip.astype(float))
+        amps = problem.amps.copy()
+        act = lip & (amps > 0)
+        if not (act.any() and amps[act].sum() > LIPID_DETECTION_CRLB * sigma * problem.linear_sd(act.astype(float))):
+            return False
+        n_nl, k = int(prep.free.sum()), len(self.names)
+        cov = _covariance(problem.full_jacobian(theta, prep.free), sigma)[n_nl:n_nl + k, n_nl:n_nl + k]
+        return self._detected(lip, amps, cov)
 
     def _lam0(self) -> float:
         opts = self.options
@@ -747,14 +768,15 @@ class LinearCombinationModel:
         widths, broad lines) is what makes a flexible baseline win there, taking its share of the
         lipid signal. Then, with ``baseline_lipid_stiffness`` != 1, the same ``lam`` with the penalty
         stiffened in the lipid region (coded as ``-lam``, see :meth:`Grid.penalty`) is preferred
-        unless it costs more than the flexibility it removes there, counted the same way.
+        unless it costs more than the flexibility it removes there, charged at ``k - 2`` per
+        dimension there whether or not lipids were detected.
         """
         grid = prep.grid
         n_data = 2 * grid.n_window
         lam0 = problem.lam
         k_lip = float(self.options.baseline_lipid_ic_weight)
         charge = (k_lip - 2.0) if (grid.lipid_rows is not None and self._lipid_region_charged()
-                                   and self._lipids_detected(problem, theta, sigma)) else 0.0
+                                   and self._lipids_detected(prep, problem, theta, sigma)) else 0.0
 
         def chi2_dof(lam: float) -> tuple[float, float]:
             problem.set_lam(lam)
@@ -780,7 +802,7 @@ class LinearCombinationModel:
             if stiff <= flex:
                 lam = -lam
         problem.set_lam(lam0)
-        return float(lam), float(uncharged)
+        return float(lam), float(uncharged if charge else lam)
 
     def _finish(self, prep: _Prepared, spectrum: Spectrum, theta: NDArray, info: dict,
                 t_start: float) -> FitResult:
@@ -886,25 +908,36 @@ class LinearCombinationModel:
 
     def _lineshape_alternatives(self, prep: _Prepared, theta: NDArray, info: dict, amps: NDArray,
                                 cov: NDArray) -> dict[str, NDArray[np.float64]]:
-        """Amplitudes ``(K,)`` of refits with every lipid group's lineshape held purely Lorentzian
+        """Amplitudes ``(K,)`` of refits that differ from the fit only in a choice the data cannot
+        settle (:attr:`FitOptions.lipid_lineshape_sd`; none when it is off or no lipids are modelled):
+        ``"baseline_flexible"``, at the smoothness plain QAIC chose where :meth:`_choose_lam` charged
+        the lipid region; and, where the lipids are detected (the summed Lip09 and Lip13 lines >
+        LIPID_DETECTION_CRLB CRLBs), every lipid group's lineshape held purely Lorentzian
         (``"lipids_lorentzian"``) and purely Gaussian (``"lipids_gaussian"``), started from *theta*
-        with the group's Voigt FWHM, on the same problem (baseline smoothness, priors); empty when
-        ``FitOptions.lipid_lineshape_sd`` is off or the lipids are not detected (the summed Lip09 and
-        Lip13 lines <= LIPID_DETECTION_CRLB CRLBs), see :attr:`FitOptions.lipid_lineshape_sd`. Simulated
-        MM components in a lipid group change lineshape with it."""
+        with the group's Voigt FWHM, on the same problem (baseline smoothness, priors). Simulated MM
+        components in a lipid group change lineshape with it."""
         opts = self.options
-        # detection on the reported lipid measure (the 0.9 and 1.3 ppm lines, Lip = Lip09 + Lip13): the
-        # smaller lines at 1.6 and 2.2 ppm take up Glx/MM signal in healthy white matter
-        lip = np.array([n in self.lipid_names and n.startswith(("Lip09", "Lip13")) for n in self.names])
+        lip = self._reported_lipids()
         if not (opts.lipid_lineshape_sd and self.lipid_groups and lip.any()):
             return {}
-        total = float(amps[lip].sum())
-        if not total > LIPID_DETECTION_CRLB * np.sqrt(max(float(cov[np.ix_(lip, lip)].sum()), 0.0)):
-            return {}
         problem: Problem = info["problem"]
-        lo, hi = info["lo"], info["hi"].copy()
         prior = self.lineshape_prior(prep, info["sigma"])
         out: dict[str, NDArray[np.float64]] = {}
+        # the baseline smoothness plain QAIC chose where the lipid region's flexibility was charged
+        # (whether or not the lipids pass the detection at the final fit)
+        lam_free = info.get("lam_uncharged")
+        if lam_free is not None and lam_free != problem.lam:
+            lam = problem.lam
+            problem.set_lam(lam_free)
+            th, _ = self._solve(problem, theta, info["lo"], info["hi"], prep.free, opts.max_iterations, prior,
+                                ALTERNATIVE_TOLERANCE)
+            problem.evaluate(th)
+            out["baseline_flexible"] = problem.amps.copy()
+            problem.set_lam(lam)
+            problem.evaluate(theta)
+        if not self._detected(lip, amps, cov):
+            return out
+        lo, hi = info["lo"], info["hi"].copy()
         # only the lipid groups' lineshapes and the phases move (the other groups' columns stay)
         others = np.zeros(prep.free.size, dtype=bool)
         for g in range(len(self.group_names)):
@@ -929,17 +962,6 @@ class LinearCombinationModel:
             th, _ = self._solve(problem, th0, lo, hi, free, opts.max_iterations, prior, ALTERNATIVE_TOLERANCE)
             problem.evaluate(th)
             out[label] = problem.amps.copy()
-        # the baseline smoothness plain QAIC chose where the lipid region's flexibility was charged
-        lam_free = info.get("lam_uncharged")
-        if lam_free is not None and lam_free != problem.lam:
-            lam = problem.lam
-            problem.set_lam(lam_free)
-            th, _ = self._solve(problem, theta, info["lo"], info["hi"], prep.free, opts.max_iterations, prior,
-                                ALTERNATIVE_TOLERANCE)
-            problem.evaluate(th)
-            out["baseline_flexible"] = problem.amps.copy()
-            problem.set_lam(lam)
-            problem.evaluate(theta)
         return out
 
     # ---- batches --------------------------------------------------------------------------------

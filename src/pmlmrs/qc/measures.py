@@ -65,7 +65,7 @@ def snr(result: Any, region: tuple[float, float] | None = None) -> float:
     phased data minus every fitted component except NAA and minus the baseline (residual + fitted
     NAA), so overlapping NAAG/Glu/Gln do not inflate it; without an NAA component, data − baseline.
     Noise = ``result.noise_sd`` (SD of the real-part noise in a signal-free region). NaN when the
-    window does not cover the region.
+    window does not cover the region; 0 when NAA was fitted at zero.
     """
     ppm = np.asarray(result.ppm)
     sel = _window(ppm, *(_at_naa(result, NAA_REGION) if region is None else region))
@@ -74,6 +74,8 @@ def snr(result: Any, region: tuple[float, float] | None = None) -> float:
     comp = _component_sum(result, _NAA_NAMES)
     if comp is None:
         sig = np.real(np.asarray(result.data) - np.asarray(result.baseline))
+    elif not np.any(comp):
+        return 0.0          # NAA fitted at 0: no NAA peak (the residual alone is not one)
     else:
         sig = np.real(np.asarray(result.data) - np.asarray(result.fit) + comp)
     return float(np.max(sig[sel]) / _noise(result))
