@@ -22,8 +22,9 @@ Two lipid models (``FitOptions.lipid_model``):
   Measured on ``validation/lesion_suite.py`` (Lorentzian multi-line lipids that are in neither
   model; 3 seeds x 200 spectra, default ``FitOptions`` with its lipid width prior): fitted Lip/tCr
   against the truth has R^2 0.970-0.976 (slope 0.95-0.97), 0.992-0.995 without the baseline humps,
-  0.983-0.989 (slope 0.89-0.93) with broad lines (CH3 8-35 Hz, CH2 8-40 Hz); 0.84-0.95 (slope ~0.75) with LCModel's Gaussians, whose fixed width leaves the Lorentzian wings of
-  real lipid lines to the baseline and the macromolecule spectrum. The bulk methylene band as three
+  0.983-0.989 (slope 0.89-0.93) with broad lines (CH3 8-35 Hz, CH2 8-40 Hz); 0.84-0.95 (slope ~0.75)
+  with LCModel's Gaussians (measured before the lipid-region charge of the baseline), whose fixed
+  width leaves the Lorentzian wings of real lipid lines to the baseline and the macromolecule spectrum. The bulk methylene band as three
   free lines (1.22/1.30/1.38 ppm) gained 0.004 in R^2 but lowered the slope by 0.04 and traded with
   the simulated MM12/MM14 on in vivo data, so it is not used. On
   LCModel-shaped (Gaussian) lipids LCModel's own set is better (R^2 0.998 against 0.980-0.993).

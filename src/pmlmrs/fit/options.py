@@ -157,8 +157,8 @@ class FitOptions(Options):
         ``baseline_lipid_ic_weight`` charged the lipid region; with the charge, 100 left the broad-lipid
         R^2 unchanged and the Glx error with humps too). With ``baseline_smoothness="auto"`` and lipids
         or simulated MM in the model, the chosen smoothness is also tried with the spline penalty
-        raised by this factor inside ``baseline_lipid_region`` (1: never). A baseline free to bend under the broad lipid/MM wings
-        takes a lineshape-dependent share of the lipid signal.
+        raised by this factor inside ``baseline_lipid_region`` (1: never). A baseline free to bend
+        under the broad lipid/MM wings takes a lineshape-dependent share of the lipid signal.
     baseline_lipid_ic_weight : float
         Where lipids are detected, the weight of the baseline's effective dimension inside
         ``baseline_lipid_region`` in the information criterion that picks the smoothness (2 = plain

@@ -61,8 +61,8 @@ def snr(result: Any, region: tuple[float, float] | None = None) -> float:
     """NAA peak height over the noise SD.
 
     Height = maximum in *region* (default :data:`NAA_REGION` moved by the fitted metabolite shift,
-    so a spectrum referenced 0.3 ppm off is measured where its NAA is) of the real part of the NAA signal measured on the data: the
-    phased data minus every fitted component except NAA and minus the baseline (residual + fitted
+    so a spectrum referenced 0.3 ppm off is measured where its NAA is) of the real part of the NAA
+    signal measured on the data: the phased data minus every fitted component except NAA and minus the baseline (residual + fitted
     NAA), so overlapping NAAG/Glu/Gln do not inflate it; without an NAA component, data − baseline.
     Noise = ``result.noise_sd`` (SD of the real-part noise in a signal-free region). NaN when the
     window does not cover the region; 0 when NAA was fitted at zero.
