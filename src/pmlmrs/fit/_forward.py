@@ -427,9 +427,9 @@ class Problem:
         w = np.asarray(weights, dtype=float)[act]
         if not w.any():
             return 0.0
-        a_p = self._projected_columns()[:, act]
+        self._reduction()                                  # caches the Gram matrix of the projected columns
         try:
-            x = np.linalg.solve(a_p.T @ a_p, w)
+            x = np.linalg.solve(self._gram[np.ix_(act, act)], w)
         except np.linalg.LinAlgError:
             return float("inf")
         return float(np.sqrt(max(float(w @ x), 0.0)))

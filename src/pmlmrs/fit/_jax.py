@@ -313,7 +313,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
                 y = axes.fid_to_spectrum(s.data)[sl]
                 pr = Problem(grid, y, lam0)
                 sigma, nrange = estimate_noise_sd(s, opts.noise_ppm_range)
-                th0 = model._initial_theta(prep, s, pr)
+                th0, direct = model._initial_theta(prep, s, pr)
                 den_ref = model._apply_priors(pr, th0, sigma)
                 lo, hi = model._bounds(prep, th0)
                 span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
@@ -325,7 +325,7 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             thetas.append(th0)
             los.append(lo)
             his.append(hi)
-            sigmas.append((sigma, nrange, den_ref))
+            sigmas.append((sigma, nrange, den_ref, direct))
             shape_priors.append(model.lineshape_prior(prep, sigma))
             ok.append(i)
         if not ok:
@@ -387,7 +387,8 @@ def fit_many_jax(model: Any, spectra: Sequence[Any]) -> list:
             msg = "LM converged (jax)" if converged else f"LM stopped after max_iterations={opts.max_iterations} (jax)"
             info = {"problem": pr, "status": 1 if converged else 0, "message": msg, "nfev": int(iters[j]),
                     "sigma": sigmas[j][0], "noise_range": sigmas[j][1], "den_ref": sigmas[j][2],
-                    "lo": los[j], "hi": his[j], "lam_uncharged": uncharged[j]}
+                    "lo": los[j], "hi": his[j], "lam_uncharged": uncharged[j],
+                    "template_direct": sigmas[j][3]}
             try:
                 res = model._finish(prep, spectra[i], theta[j], info, time.perf_counter() - elapsed)
             except Exception as exc:  # noqa: BLE001

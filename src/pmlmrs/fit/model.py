@@ -318,6 +318,10 @@ class LinearCombinationModel:
         #: indices of the groups (other than "metabolites") that hold simulated lipids
         self.lipid_groups = tuple(k for k, g in enumerate(self.group_names) if g != "metabolites" and any(
             gg == g and n in self.lipid_names for n, gg in zip(self.names, self.groups)))
+        #: (K,) the lines of the reported lipid measure (Lip = Lip09 + Lip13: the 0.9 and 1.3 ppm lines;
+        #: the smaller 1.6 and 2.2 ppm lines take up Glx/MM signal in healthy white matter)
+        self.reported_lipids = np.array([n in self.lipid_names and n.startswith(("Lip09", "Lip13"))
+                                         for n in self.names], dtype=bool)
         self.proton_area = proton_area(basis) if self.simulated_names else 1.0
         self._prepared: dict[tuple, _Prepared] = {}
         self._cut_models: dict[float, LinearCombinationModel] = {}
@@ -435,8 +439,10 @@ class LinearCombinationModel:
         return prep
 
     # ---- fitting --------------------------------------------------------------------------------
-    def _initial_theta(self, prep: _Prepared, spectrum: Spectrum, problem: Problem) -> NDArray[np.float64]:
-        """Start values: frequency candidates from cross-correlation, then a phase (and width) scan."""
+    def _initial_theta(self, prep: _Prepared, spectrum: Spectrum,
+                       problem: Problem) -> tuple[NDArray[np.float64], float]:
+        """Start values: frequency candidates from cross-correlation, then a phase (and width) scan;
+        and the best correlation with the template (the "direct" of :meth:`_template_match`)."""
         opts = self.options
         scores, max_shift, bin_ppm = self._shift_scores(prep, spectrum)
         # local maxima, best first
@@ -473,7 +479,7 @@ class LinearCombinationModel:
                     if den > 0:
                         th[0] += 0.5 * (phases[1] - phases[0]) * (c0 - c2) / den
                     best = (costs[i], th)
-        return best[1]
+        return best[1], float(np.max(scores))
 
     def _shift_scores(self, prep: _Prepared, spectrum: Spectrum) -> tuple[NDArray, int, float]:
         """Normalised correlation of the data's magnitude spectrum with the template, both high-passed
@@ -502,12 +508,13 @@ class LinearCombinationModel:
         scores = num / (norms * np.linalg.norm(d) + 1e-300)
         return scores, max_shift, bin_ppm
 
-    def _template_match(self, prep: _Prepared, spectrum: Spectrum) -> dict[str, float]:
+    def _template_match(self, prep: _Prepared, spectrum: Spectrum, direct: float | None = None) -> dict[str, float]:
         """Best normalised correlation of the spectrum with the basis singlet template, as read
         (``"direct"``) and with its frequency axis reversed (``"mirrored"``, the conjugated FID).
         Brain spectra: direct 0.26-0.97, mirrored 0.09-0.44 (ISMRM challenge, lesion suite, in vivo);
         a conjugated file reads the other way round (see :mod:`pmlmrs.qc`)."""
-        direct = float(np.max(self._shift_scores(prep, spectrum)[0]))
+        if direct is None:
+            direct = float(np.max(self._shift_scores(prep, spectrum)[0]))
         mirrored = float(np.max(self._shift_scores(prep, spectrum.replace(data=np.conj(spectrum.data)))[0]))
         return {"direct": direct, "mirrored": mirrored}
 
@@ -662,11 +669,6 @@ class LinearCombinationModel:
         return (opts.baseline == "spline" and opts.baseline_smoothness == "auto" and bool(self.lipid_groups)
                 and opts.baseline_lipid_ic_weight != 2.0)
 
-    def _reported_lipids(self) -> NDArray[np.bool_]:
-        """(K,) the lines of the reported lipid measure (Lip = Lip09 + Lip13: the 0.9 and 1.3 ppm
-        lines; the smaller 1.6 and 2.2 ppm lines take up Glx/MM signal in healthy white matter)."""
-        return np.array([n in self.lipid_names and n.startswith(("Lip09", "Lip13")) for n in self.names])
-
     @staticmethod
     def _detected(lip: NDArray[np.bool_], amps: NDArray, cov: NDArray) -> bool:
         """Summed amplitude of the fitted (non-zero) members of *lip* above ``LIPID_DETECTION_CRLB``
@@ -681,7 +683,7 @@ class LinearCombinationModel:
         """Whether the reported lipids exceed ``LIPID_DETECTION_CRLB`` CRLBs at *theta* (the first
         pass): screened with the SD of the linear part alone (amplitudes and baseline, at no cost),
         then with the CRLB of the full model as the final fit reports it."""
-        lip = self._reported_lipids()
+        lip = self.reported_lipids
         if not lip.any():
             return False
         problem.evaluate(theta)
@@ -707,7 +709,7 @@ class LinearCombinationModel:
         y = axes.fid_to_spectrum(spectrum.data)[axes.ppm_slice(spectrum.ppm_axis, *opts.ppm_range)]
         problem = Problem(prep.grid, y, self._lam0())
         sigma, noise_range = estimate_noise_sd(spectrum, opts.noise_ppm_range)
-        theta0 = self._initial_theta(prep, spectrum, problem)
+        theta0, template_direct = self._initial_theta(prep, spectrum, problem)
         den_ref = self._apply_priors(problem, theta0, sigma)
         lo, hi = self._bounds(prep, theta0)
         prior = self.lineshape_prior(prep, sigma)
@@ -726,7 +728,7 @@ class LinearCombinationModel:
         problem.evaluate(theta)
         return theta, {"problem": problem, "status": status, "message": message, "nfev": nfev,
                        "lo": lo, "hi": hi, "sigma": sigma, "noise_range": noise_range, "den_ref": den_ref,
-                       "lam_uncharged": lam_uncharged}
+                       "lam_uncharged": lam_uncharged, "template_direct": template_direct}
 
     def prior_rows(self, amps0: NDArray, sigma: float) -> tuple[NDArray, NDArray]:
         """Weighted prior rows ``sigma (num - r den) / (sd den_ref)`` and ``den_ref`` from amplitudes *amps0*.
@@ -858,7 +860,7 @@ class LinearCombinationModel:
         free_names = ["phase0", "phase1"] + [f"{p}:{g}" for g in gn for p in ("shift_hz", "lorentz_hz", "gauss2_hz2")]
         free_names = [nm for nm, f in zip(free_names, prep.free) if f]
         params["nonlinear_sd"] = {nm: float(v) for nm, v in zip(free_names, nl_sd)}
-        params["template_match"] = self._template_match(prep, spectrum)
+        params["template_match"] = self._template_match(prep, spectrum, info.get("template_direct"))
         params["baseline"] = {
             "kind": opts.baseline,
             "knot_spacing_ppm": opts.baseline_knot_spacing_ppm if opts.baseline == "spline" else None,
@@ -917,7 +919,7 @@ class LinearCombinationModel:
         with the group's Voigt FWHM, on the same problem (baseline smoothness, priors). Simulated MM
         components in a lipid group change lineshape with it."""
         opts = self.options
-        lip = self._reported_lipids()
+        lip = self.reported_lipids
         if not (opts.lipid_lineshape_sd and self.lipid_groups and lip.any()):
             return {}
         problem: Problem = info["problem"]
