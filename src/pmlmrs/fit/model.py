@@ -57,6 +57,10 @@ _MEASURED_MM = ("Mac", "MM", "MMBL")
 ALTERNATIVE_TOLERANCE = 1e-3
 #: Lipids count as detected (and get lineshape refits) when their summed amplitude exceeds this many CRLBs
 LIPID_DETECTION_CRLB = 3.0
+#: Lineshape group of the bulk methylene line where it gets its own width (``FitOptions.lipid_methylene_split``)
+METHYLENE_GROUP = "lipids_ch2"
+#: Lipid Lorentzian bound (Hz) of the model with the methylene line in its own group
+METHYLENE_MAX_LORENTZ_HZ = 45.0
 
 
 def _alias(name: str, names: Sequence[str]) -> str | None:
@@ -325,6 +329,7 @@ class LinearCombinationModel:
         self.proton_area = proton_area(basis) if self.simulated_names else 1.0
         self._prepared: dict[tuple, _Prepared] = {}
         self._cut_models: dict[float, LinearCombinationModel] = {}
+        self._methylene: LinearCombinationModel | None = None
         # soft ratio constraints between components (LCModel CHRATO-style)
         rows, dens, sds, used = [], [], [], []
         sim_mm = any(n in MM_NAMES for n in self.simulated_names)
@@ -368,6 +373,7 @@ class LinearCombinationModel:
         state = dict(self.__dict__)
         state["_prepared"] = {}
         state["_cut_models"] = {}
+        state["_methylene"] = None
         return state
 
     def __repr__(self) -> str:
@@ -603,11 +609,12 @@ class LinearCombinationModel:
                 out = fit_many_jax(self, [spectrum])[0]
             if isinstance(out, Exception):
                 raise out
-            return out
-        with _single_thread():
-            prep = self.prepare(spectrum)
-            theta, info = self._fit_theta(prep, spectrum)
-            return self._finish(prep, spectrum, theta, info, t_start)
+        else:
+            with _single_thread():
+                prep = self.prepare(spectrum)
+                theta, info = self._fit_theta(prep, spectrum)
+                out = self._finish(prep, spectrum, theta, info, t_start)
+        return self._choose_methylene_width([spectrum], [out])[0]
 
     def _edge_artefact_cut(self, spectrum: Spectrum) -> float | None:
         """Upper window edge to use instead of ``ppm_range[1]`` when an artefact sits there, else None.
@@ -652,6 +659,65 @@ class LinearCombinationModel:
                     spectrum.source or "spectrum", cut, cut)
         res.params["edge_artefact_excluded_ppm"] = [cut, float(self.options.ppm_range[1])]
         return res
+
+    def _methylene_model(self) -> LinearCombinationModel | None:
+        """The model with the bulk methylene lines (``Lip13*``) in their own lineshape group and the
+        lipid Lorentzian bound raised to :data:`METHYLENE_MAX_LORENTZ_HZ` (cached), or None where
+        :attr:`FitOptions.lipid_methylene_split` does not apply."""
+        import dataclasses
+
+        opts = self.options
+        if not opts.lipid_methylene_split or METHYLENE_GROUP in self.group_names:
+            return None
+        ch2 = [g for n, g in zip(self.names, self.groups) if n in self.lipid_names and n.startswith("Lip13")]
+        if not ch2 or ch2[0] == "metabolites" or self.groups.count(ch2[0]) <= len(ch2):
+            return None
+        if self._methylene is None:
+            groups = {METHYLENE_GROUP: tuple(n for n in self.lipid_names if n.startswith("Lip13")),
+                      **{g: tuple(p) for g, p in opts.groups.items()}}
+            self._methylene = LinearCombinationModel(self.basis, dataclasses.replace(
+                opts, groups=groups, lipid_methylene_split=False,
+                lipid_max_lorentz_hz=max(float(opts.lipid_max_lorentz_hz), METHYLENE_MAX_LORENTZ_HZ)))
+        return self._methylene
+
+    def _choose_methylene_width(self, spectra: Sequence[Spectrum], results: list) -> list:
+        """*results*, each replaced by the fit with the methylene lines in their own lineshape group
+        where its lipids are detected and the data support that fit (:attr:`FitOptions.lipid_methylene_split`);
+        ``params["lipid_methylene"]`` records the choice. Slots holding exceptions stay."""
+        sub = self._methylene_model()
+        if sub is None:
+            return results
+        todo = [i for i, r in enumerate(results) if isinstance(r, FitResult)
+                and self._detected(self.reported_lipids, np.asarray(r.amplitudes), np.asarray(r.covariance))]
+        if not todo:
+            return results
+        out = list(results)
+        charge = 3.0 * float(self.options.baseline_lipid_ic_weight)
+        for i, alt in zip(todo, sub.fit_many([spectra[i] for i in todo])):
+            shared = out[i]
+            if isinstance(alt, Exception) or not shared.noise_sd > 0:
+                shared.params["lipid_methylene"] = {"own_group": False, "ic_gain": None}
+                continue
+            chi2_0, c_hat = _fit_chi2(shared)
+            chi2_1, _ = _fit_chi2(alt)
+            gain = (chi2_0 - chi2_1) / c_hat + self._baseline_charge(shared) - sub._baseline_charge(alt) - charge
+            chosen = alt if gain > 0 else shared
+            chosen.params["lipid_methylene"] = {"own_group": bool(gain > 0), "ic_gain": float(gain)}
+            out[i] = chosen
+        return out
+
+    def _baseline_charge(self, result: FitResult) -> float:
+        """The information criterion's charge for *result*'s baseline: 2 per effective dimension, and
+        ``baseline_lipid_ic_weight`` per dimension inside ``baseline_lipid_region`` where that region
+        is charged (:meth:`_choose_lam`; lipids detected)."""
+        lam = float(dict(result.params.get("baseline") or {}).get("smoothness", 0.0) or 0.0)
+        grid = self.prepare(result.spectrum).grid
+        if not grid.n_baseline:
+            return 0.0
+        charge = 2.0 * grid.baseline_ed(lam)
+        if grid.lipid_rows is not None and self._lipid_region_charged():
+            charge += (float(self.options.baseline_lipid_ic_weight) - 2.0) * grid.baseline_ed(lam, grid.lipid_rows)
+        return charge
 
     def _lipid_stiffening(self) -> bool:
         """Whether the baseline may be stiffened in the lipid region (spline baseline, automatic
@@ -1005,7 +1071,8 @@ class LinearCombinationModel:
         with _single_thread():
             for k in range(0, len(rows), JAX_CHUNK):
                 chunk = rows[k:k + JAX_CHUNK]
-                for i, r in zip(chunk, fit_many_jax(self, [main[i] for i in chunk])):
+                for i, r in zip(chunk, self._choose_methylene_width([main[i] for i in chunk],
+                                                                    fit_many_jax(self, [main[i] for i in chunk]))):
                     out[i] = r
         return out
 
@@ -1042,6 +1109,15 @@ def _covariance(jac: NDArray, sigma: float) -> NDArray[np.float64]:
     dead = np.flatnonzero(~live)
     out[dead, dead] = np.inf
     return out
+
+
+def _fit_chi2(result: FitResult) -> tuple[float, float]:
+    """``chi^2`` of the complex residual over the window (in noise variances) and the overdispersion
+    ``c >= 1`` (``chi^2`` over its residual degrees of freedom)."""
+    chi2 = float(np.sum(np.abs(np.asarray(result.residual)) ** 2) / result.noise_sd ** 2)
+    ed = float(dict(result.params.get("baseline") or {}).get("effective_dimension", 0.0) or 0.0)
+    dof = 2 * len(result.ppm) - ed - np.count_nonzero(result.amplitudes) - 3 * len(set(result.groups)) - 2
+    return chi2, max(1.0, chi2 / max(dof, 1.0))
 
 
 def _voigt_fwhm(lorentz_hz: float, gauss_hz: float) -> float:
