@@ -242,15 +242,15 @@ class FitOptions(Options):
         baseline's charge as in the smoothness choice. The choice and its gain are in
         ``FitResult.params["lipid_methylene"]``. Only where the Lip13 lines share a lipid group with
         other lines and no group is called ``"lipids_ch2"``. For lesion lipids whose CH3 and CH2
-        lines have unrelated widths. Measured (Lip/tCr R^2, off -> on):
-        an independent generator with CH3 8-35 Hz and CH2 8-40 Hz and a large CH3 share (36 spectra x
-        3 seeds) 0.973 -> 0.986 at 4x its SNR, 0.945 unchanged at its SNR; ``validation/lesion_suite.py``
-        0.9757 -> 0.9768 and 0.9732 -> 0.9732 with baseline humps, 0.9929 -> 0.9950 without, broad
-        lipids 0.9889 -> 0.9911. Not the default: the ISMRM challenge's most lipid-rich data set 25
-        takes the split by a margin of 2.6 and its tCr, tCho and Ins drop by 15-21 % away from data
-        sets 26-27 (same metabolites, less lipid); a CH2 line of 40 Hz with narrow CH3 lines is not
-        recovered better (median |Lip/tCr error| 16.8 % against 16.0 %); and one more fit per
-        spectrum with detected lipids costs ~30 % on the challenge benchmark.
+        lines have unrelated widths. Measured (Lip/tCr R^2, off -> on): an independent generator with
+        CH3 8-35 Hz and CH2 8-40 Hz and a large CH3 share (36 spectra x 3 seeds) 0.973 -> 0.986 at 4x
+        its SNR, 0.945 unchanged at its SNR; ``validation/lesion_suite.py`` (100 spectra, seeds 2017,
+        11, 12) 0.9785/0.9732/0.9682 -> 0.9825/0.9740/0.9725 with baseline humps, 0.9902/0.9950/0.9955
+        -> 0.9950/0.9963/0.9951 without, broad lipids 0.9926/0.9896/0.9861 -> 0.9941/0.9896/0.9786.
+        Not the default: the gains are small and not uniform (broad lipids, seed 12: -0.0075); the
+        ISMRM challenge's most lipid-rich data set 25 takes the split by a margin of 2.6 and its tCr,
+        tCho and Ins drop by 15-21 %, away from data sets 26-27 (same metabolites, less lipid); and
+        the second fit costs 20 -> 32 ms per lesion-suite spectrum (20.6 -> 27.5 ms on the challenge).
     edge_artefact_ratio : float
         Automatic exclusion of an artefact at the top of the window (residual water wing, spurious
         echo): when the largest magnitude between ``edge_artefact_cut_ppm`` and the upper window edge
