@@ -272,9 +272,10 @@ def test_round_trip_property(tmp_path_factory):
     check()
 
 
-def test_cut_off_raw_is_refused_and_a_short_one_warned(tmp_path, caplog):
-    """A RAW cut inside a number ('-1.2' after 'E'-format values) is a ReadError, not a shorter FID; one cut
-    at a line end (no NUNFIL to compare with) reads, with a warning about its point count."""
+def test_cut_off_raw_is_refused(tmp_path):
+    """A RAW cut inside a number ('-1.2' after 'E'-format values) is a ReadError, not a shorter FID; so is
+    one cut at a line end (RAW files do not store their length; 396 points is not a power of two),
+    unless a control file declares that length (nunfil)."""
     text = RAW.read_text()
     data_start = text.index("$END", text.index("$NMID")) + len("$END")
     head, body = text[:data_start], text[data_start:]
@@ -286,6 +287,11 @@ def test_cut_off_raw_is_refused_and_a_short_one_warned(tmp_path, caplog):
     assert str(cut) in str(exc.value)
     short = tmp_path / "short.raw"
     short.write_text(head + "\n".join(lines[:99]) + "\n")
-    with caplog.at_level("WARNING", logger="pmlmrs"):
-        s = read_raw(short, CHALLENGE_OPTS)
-    assert s.n_points & (s.n_points - 1) and "not a power of two" in caplog.text
+    with pytest.raises(ReadError, match="not a power of two: the file looks truncated") as exc:
+        read_raw(short, CHALLENGE_OPTS)
+    assert str(short) in str(exc.value)
+    n = int(str(exc.value).split(" complex points")[0].split()[-1])
+    assert n & (n - 1)
+    ctl = tmp_path / "short.control"
+    ctl.write_text(f" $LCMODL\n filraw = '{short}'\n nunfil = {n}\n $END\n")
+    assert read_raw(short, CHALLENGE_OPTS, control=ctl).n_points == n

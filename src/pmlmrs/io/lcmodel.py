@@ -441,9 +441,6 @@ def read_raw_fid(path: str | Path) -> tuple[np.ndarray, dict[str, dict[str, Any]
                         "LCModel RAW stores real and imaginary parts in pairs", p)
     if not np.all(np.isfinite(vals)):
         raise ReadError("non-finite values in the data block", p)
-    n = vals.size // 2
-    if n & (n - 1):
-        logger.warning("%s: %d points, not a power of two: check that the file is complete", p, n)
     return vals[0::2] + 1j * vals[1::2], nl
 
 
@@ -545,6 +542,11 @@ def read_raw(path: str | Path, options: ReadOptions | None = None, *,
         if nunfil < n_file:
             logger.info("%s: %d points stored, NUNFIL = %d: using the first %d", p, n_file, nunfil, nunfil)
             data = stored[:nunfil]
+    elif n_file & (n_file - 1):
+        # RAW files do not store their length: a file cut at a line boundary still parses
+        raise ReadError(f"{n_file} complex points, not a power of two: the file looks truncated. If the "
+                        f"acquisition really has {n_file} points, say so with nunfil = {n_file} in an LCModel "
+                        "control file next to it (or NUNFIL in its $SEQPAR)", p)
     conj = True if opts.conjugate is None else bool(opts.conjugate)
     if conj:
         data = np.conj(data)
