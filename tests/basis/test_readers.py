@@ -147,6 +147,20 @@ def test_raw_folder_with_options_or_basis_beside(challenge, tmp_path):
         load_basis(lonely)
 
 
+def test_raw_folder_cut_short_warns(challenge, tmp_path, caplog):
+    """RAW files do not store their length: a folder whose members were all cut at the same line
+    loads (equal lengths), with a warning that the point count is not a power of two."""
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for name in ("NAA", "Cr", "PCho"):
+        lines = (challenge / "basisset_LCModel" / f"{name}.RAW").read_text().splitlines()
+        (cut / f"{name}.RAW").write_text("\n".join(lines[:400]) + "\n")
+    with caplog.at_level("WARNING", logger="pmlmrs"):
+        b = load_basis(cut, options=CHALLENGE_OPTS, format="lcmodel_raw_folder")
+    assert b.n_points & (b.n_points - 1)
+    assert "not a power of two" in caplog.text
+
+
 def _notms_copy(challenge: Path, dest: Path, **sidecar) -> Path:
     dest.mkdir()
     for f in (challenge / "basisset_text_noTMS").glob("*.txt"):

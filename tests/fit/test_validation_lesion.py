@@ -249,6 +249,7 @@ def test_methylene_split_for_unrelated_lipid_widths(suite):
     assert 0 < len(chosen) < len(les)
     for i in les:
         gain = on[i].params["lipid_methylene"]["ic_gain"]
+        assert on[i].options == off[i].options | {"lipid_methylene_split": True}   # the options given
         if i in chosen:
             assert gain > 0 and "lipids_ch2" in on[i].params["lorentz_hz"]
         else:   # the shared-width fit kept, unchanged

@@ -185,6 +185,10 @@ def test_fit_json_names_inputs_without_their_folders(tmp_path, rng, monkeypatch)
     assert doc["provenance"]["options"]["cli"] == {"basis": "my.BASIS", "folder": "<input folder>"}
     # only whole folder names go: a longer name that merely starts like the folder is kept
     assert strip_folders(f"{private}x/a {private}/b", [sdat]) == f"{private}x/a b"
+    # a one-part relative folder named like a word goes only as a path prefix
+    msg = "the/x.RAW: 643 points: the file looks truncated; a control file"
+    assert strip_folders(msg, ["the/x.RAW"]) == "x.RAW: 643 points: the file looks truncated; a control file"
+    assert strip_folders("a/x.RAW: not a power of two", ["a/x.RAW"]) == "x.RAW: not a power of two"
 
 
 def test_bundled_basis_is_named_and_hashed(rng):

@@ -292,6 +292,9 @@ def read_raw_folder(folder: str | Path, options: ReadOptions | None = None) -> B
         names.append(f.stem)
         fids.append(np.conj(data) if conj else data)
     canon = _names_unique(names, d)
+    n = fids[0].size if fids else 0
+    if n & (n - 1):   # RAW files do not store their length (pmlmrs.io.lcmodel.read_raw refuses such data)
+        logger.warning("%s: the basis FIDs have %d points, not a power of two: check that the files are complete", d, n)
     meta = {"format": "lcmodel_raw_folder", "source_file": d.name, "header_sources": grid["sources"],
             "file_names": dict(zip(canon, [f"{n}.RAW" for n in names])), "conjugated_on_read": conj,
             "sequence": sidecar.get("sequence"),

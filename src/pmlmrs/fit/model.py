@@ -701,7 +701,8 @@ class LinearCombinationModel:
             chi2_0, c_hat = _fit_chi2(shared)
             chi2_1, _ = _fit_chi2(alt)
             gain = (chi2_0 - chi2_1) / c_hat + self._baseline_charge(shared) - sub._baseline_charge(alt) - charge
-            chosen = alt if gain > 0 else shared
+            # the options recorded are the ones given (the split model's differ in groups and bound)
+            chosen = alt.replace(options=shared.options) if gain > 0 else shared
             chosen.params["lipid_methylene"] = {"own_group": bool(gain > 0), "ic_gain": float(gain)}
             out[i] = chosen
         return out

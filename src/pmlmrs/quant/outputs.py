@@ -122,7 +122,8 @@ def input_record(path: str | os.PathLike) -> dict[str, Any]:
 def strip_folders(obj: Any, paths: Iterable[str | os.PathLike | None]) -> Any:
     """*obj* (a string, or dicts and lists of them) with the folders holding *paths* taken out of every
     string: ``priv/DOE_JOHN/x.sdat`` (as given, absolute or resolved) becomes ``x.sdat``, a folder
-    named alone ``<input folder>``. Other text is left as it is."""
+    named alone ``<input folder>``. A one-part relative folder (``the/x.RAW``) goes only before a
+    separator: alone it is as likely a word of the message. Other text is left as it is."""
     folders: set[str] = set()
     for p in paths:
         if p is None:
@@ -132,8 +133,13 @@ def strip_folders(obj: Any, paths: Iterable[str | os.PathLike | None]) -> Any:
                 folders.add(str(q.parent))
     if not folders:
         return obj
-    alts = "|".join(re.escape(d) for d in sorted(folders, key=len, reverse=True))
-    rx = re.compile(rf"(?<![\w.~/\\-])(?:{alts})(?:[/\\]|(?![\w.~-]))")
+
+    def either(names: list[str]) -> str:
+        return "|".join(re.escape(d) for d in sorted(names, key=len, reverse=True)) or "(?!)"
+
+    whole = either([d for d in folders if len(Path(d).parts) > 1])
+    prefix = either([d for d in folders if len(Path(d).parts) == 1])
+    rx = re.compile(rf"(?<![\w.~/\\-])(?:(?:{whole})(?:[/\\]|(?![\w.~-]))|(?:{prefix})[/\\])")
 
     def clean(v: Any) -> Any:
         if isinstance(v, str):
