@@ -4,6 +4,7 @@ fitted with the default options; ratio errors and Lip/tCr linearity against the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import numpy as np
@@ -12,6 +13,21 @@ import pytest
 from pmlmrs.fit import FitOptions
 
 from ..conftest import load_validation
+
+
+@contextlib.contextmanager
+def _settings(suite, widths, **ablate):
+    """The suite generator with lipid *widths* and *ablate* factors for the block, restored after."""
+    saved = dict(suite.LIPID_WIDTHS), dict(suite.ABLATE)
+    suite.LIPID_WIDTHS.update(widths)
+    suite.ABLATE.update(ablate)
+    try:
+        yield
+    finally:
+        suite.LIPID_WIDTHS.clear()
+        suite.LIPID_WIDTHS.update(saved[0])
+        suite.ABLATE.clear()
+        suite.ABLATE.update(saved[1])
 
 
 @pytest.fixture(scope="module")
@@ -152,19 +168,11 @@ def test_broad_lipids_keep_their_area(suite):
     charging the baseline's flexibility under detected lipids (``baseline_lipid_ic_weight``) keeps
     the lipid area that a flexible baseline takes. Measured on these 60 lesions: R^2 0.937 against
     0.911 with plain QAIC, slope 0.86 against 0.80; the more flexible baseline is a refit in the SD."""
-    saved = dict(suite.LIPID_WIDTHS), dict(suite.ABLATE)
-    suite.LIPID_WIDTHS.update(suite.BROAD_LIPIDS)
-    suite.ABLATE["baseline"] = 0.0
-    try:
-        lesions = []
+    lesions = []
+    with _settings(suite, suite.BROAD_LIPIDS, baseline=0.0):
         for seed in (5, 6, 7):
             cases, basis = suite.generate(40, seed=seed)
             lesions += [c for c in cases if c.kind == "lesion"]
-    finally:
-        suite.LIPID_WIDTHS.clear()
-        suite.LIPID_WIDTHS.update(saved[0])
-        suite.ABLATE.clear()
-        suite.ABLATE.update(saved[1])
     charged = suite.evaluate(lesions, basis)["summary"]["lip"]
     plain = suite.evaluate(lesions, basis, FitOptions(baseline_lipid_ic_weight=2.0))["summary"]["lip"]
     assert charged["slope"] > plain["slope"] + 0.03
@@ -180,16 +188,8 @@ def test_charged_baseline_choice_is_recorded_and_in_the_sd(suite):
     from pmlmrs.fit import LinearCombinationModel
     from pmlmrs.quant.combine import ratio
 
-    saved = dict(suite.LIPID_WIDTHS), dict(suite.ABLATE)
-    suite.LIPID_WIDTHS.update(suite.BROAD_LIPIDS)
-    suite.ABLATE["baseline"] = 0.0
-    try:
+    with _settings(suite, suite.BROAD_LIPIDS, baseline=0.0):
         cases, basis = suite.generate(24, seed=6)
-    finally:
-        suite.LIPID_WIDTHS.clear()
-        suite.LIPID_WIDTHS.update(saved[0])
-        suite.ABLATE.clear()
-        suite.ABLATE.update(saved[1])
     spectra = [suite.to_spectrum(c, basis) for c in cases if c.kind == "lesion"]
     charged = LinearCombinationModel(basis, FitOptions()).fit_many(spectra)
     changed = [r for r in charged if "baseline_flexible" in r.alternatives]
@@ -216,16 +216,8 @@ def test_charged_baseline_choice_is_recorded_and_in_the_sd(suite):
 
 def _unrelated_widths(suite, n=16):
     """Suite spectra with broad CH3 and narrow CH2 lines (28-34 Hz, 8-12 Hz), no humps, 1/4 noise."""
-    saved = dict(suite.LIPID_WIDTHS), dict(suite.ABLATE)
-    suite.LIPID_WIDTHS.update({"ch3": (28.0, 34.0), "ch2": (8.0, 12.0), "side": (15.0, 25.0)})
-    suite.ABLATE.update(baseline=0.0, noise=0.25)
-    try:
+    with _settings(suite, {"ch3": (28.0, 34.0), "ch2": (8.0, 12.0), "side": (15.0, 25.0)}, baseline=0.0, noise=0.25):
         cases, basis = suite.generate(n, seed=8)
-    finally:
-        suite.LIPID_WIDTHS.clear()
-        suite.LIPID_WIDTHS.update(saved[0])
-        suite.ABLATE.clear()
-        suite.ABLATE.update(saved[1])
     return cases, basis, [suite.to_spectrum(c, basis) for c in cases]
 
 
