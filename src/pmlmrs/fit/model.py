@@ -691,7 +691,7 @@ class LinearCombinationModel:
             groups = {METHYLENE_GROUP: tuple(n for n in self.lipid_names if n.startswith("Lip13")),
                       **{g: tuple(p) for g, p in opts.groups.items()}}
             self._methylene = LinearCombinationModel(self.basis, dataclasses.replace(
-                opts, groups=groups, lipid_methylene_split=False, lipid_lineshape_sd=False,
+                opts, groups=groups, lipid_methylene_split=False,
                 lipid_max_lorentz_hz=max(float(opts.lipid_max_lorentz_hz), METHYLENE_MAX_LORENTZ_HZ)))
         return self._methylene
 
@@ -708,7 +708,8 @@ class LinearCombinationModel:
         tcr = np.isin(self.names, [_alias("Cr", self.names), _alias("PCr", self.names)])
 
         def in_range(amps: NDArray) -> bool:
-            return not tcr.any() or amps[self.reported_lipids].sum() <= METHYLENE_MAX_LIP_TCR * max(amps[tcr].sum(), 0.0)
+            lip, den = amps[self.reported_lipids].sum(), max(amps[tcr].sum(), 0.0)
+            return not tcr.any() or lip <= METHYLENE_MAX_LIP_TCR * den
 
         todo = [i for i, r in enumerate(results) if isinstance(r, FitResult)
                 and self._detected(self.reported_lipids, np.asarray(r.amplitudes), np.asarray(r.covariance))
@@ -726,10 +727,8 @@ class LinearCombinationModel:
             chi2_0, c_hat = _fit_chi2(shared)
             chi2_1, _ = _fit_chi2(alt)
             gain = (chi2_0 - chi2_1) / c_hat + self._baseline_charge(shared) - sub._baseline_charge(alt) - charge
-            # the options recorded are the ones given (the split model's differ in groups and bound);
-            # the lineshape alternatives are the shared-width fit's (not refitted for the split, which
-            # would cost three more fits): the reported spread then includes the shared fit's place
-            chosen = alt.replace(options=shared.options, alternatives=shared.alternatives) if gain > 0 else shared
+            # the options recorded are the ones given (the split model's differ in groups and bound)
+            chosen = alt.replace(options=shared.options) if gain > 0 else shared
             chosen.params["lipid_methylene"] = {"own_group": bool(gain > 0), "ic_gain": float(gain)}
             out[i] = chosen
         return out

@@ -252,9 +252,8 @@ class FitOptions(Options):
         independent set 4.2 -> 2.0 %). Where lipids are extreme (the shared fit's Lip/tCr above 20, beyond
         the range validated above) it is not tried: on the ISMRM challenge data sets 25 (Lip/tCr 42) and 28
         (77) it took the split and moved the metabolites instead (tCr -15 %; Cr and PCr to 0), so the
-        challenge table is unchanged by it. It costs a second fit where it is tried (20-35 ms; none of the
-        challenge data sets, whose ``make bench`` time is unchanged). A kept split reports the shared fit's
-        lineshape alternatives (``FitResult.alternatives``), not refitted.
+        challenge table is unchanged by it. It costs a second fit where it is tried (25-45 ms; none of the
+        challenge data sets, whose ``make bench`` time is unchanged).
     edge_artefact_ratio : float
         Automatic exclusion of an artefact at the top of the window (residual water wing, spurious
         echo): when the largest magnitude between ``edge_artefact_cut_ppm`` and the upper window edge
