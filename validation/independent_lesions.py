@@ -144,7 +144,9 @@ def fit(files: list[Path], basis_file: Path, out: Path, config: Path | None) -> 
            "--central-frequency", str(MHZ), "--spectral-width", str(SW), "--echo-time", "30", "--no-report", "--force"]
     if config is not None:
         cmd += ["--config", str(config)]
-    subprocess.run(cmd, check=False, capture_output=True, text=True)
+    run = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if run.returncode not in (0, 1) or not (out / "summary.tsv").exists():   # 1: some inputs failed (rows say why)
+        raise SystemExit(f"pmlmrs fit failed (exit {run.returncode}):\n{run.stderr or run.stdout}")
     with open(out / "summary.tsv", newline="") as fh:
         return {row["spectrum"]: row for row in csv.DictReader(fh, delimiter="\t")}
 

@@ -63,9 +63,8 @@ METHYLENE_GROUP = "lipids_ch2"
 METHYLENE_MAX_LORENTZ_HZ = 45.0
 #: The methylene split is tried where the 1.3 ppm lines exceed this many CRLBs: below it the data
 #: rarely support it and the second fit costs about a full fit (independent lesion set at its own
-#: SNR: 0 of 55 tries kept; at 4x its SNR 11 of 12 kept splits lie above 20, at 10x 41 of 41; at 30
-#: Lip/tCr R^2 at 10x fell 0.994 -> 0.977).
-METHYLENE_MIN_CRLBS = 20.0
+#: SNR: 0 of 55 tries kept; the kept splits at 4x and 10x its SNR lie above 13.6 and 17.7 CRLBs).
+METHYLENE_MIN_CRLBS = 15.0
 #: ... and kept where its criterion is lower by more than this many ``baseline_lipid_ic_weight`` (its
 #: three lineshape parameters charged as baseline dimensions under the lipids; at 4, broad-CH3/narrow-CH2
 #: lesions lost half the gain: median Lip/tCr error 7.2 % off, 4.2 % at 3, 5.7 % at 4, 60 spectra of
@@ -73,8 +72,8 @@ METHYLENE_MIN_CRLBS = 20.0
 METHYLENE_CHARGE = 3.0
 #: ... and only up to this Lip/tCr (reported lipids over Cr + PCr) of the shared-width fit: the range
 #: where it was validated (lesion sets up to ~9). Beyond it, where metabolites sit under lipids tens
-#: of times larger, its extra freedom moved them instead (ISMRM challenge data set 25, Lip/tCr 42:
-#: tCr -15 %; data set 28, Lip/tCr 77: Cr and PCr to 0, every ratio undefined)
+#: of times larger, its extra freedom moved them on the ISMRM challenge (data set 25, Lip/tCr 42: tCr
+#: -15 %; data set 28, Lip/tCr 77: Cr and PCr to 0, every ratio undefined). Not tried without Cr or PCr.
 METHYLENE_MAX_LIP_TCR = 20.0
 
 
@@ -682,7 +681,8 @@ class LinearCombinationModel:
         import dataclasses
 
         opts = self.options
-        if not opts.lipid_methylene_split or METHYLENE_GROUP in self.group_names:
+        on = opts.lipid_methylene_split
+        if not (on is True or (on == "auto" and opts.lipid_model == "fatty_acyl")) or METHYLENE_GROUP in self.group_names:
             return None
         ch2 = [g for n, g in zip(self.names, self.groups) if n in self.lipid_names and n.startswith("Lip13")]
         if not ch2 or ch2[0] == "metabolites" or self.groups.count(ch2[0]) <= len(ch2):
@@ -699,37 +699,48 @@ class LinearCombinationModel:
         """*results*, each replaced by the fit with the methylene lines in their own lineshape group
         where its lipids are detected, its 1.3 ppm lines exceed :data:`METHYLENE_MIN_CRLBS` CRLBs, its
         Lip/tCr is at most :data:`METHYLENE_MAX_LIP_TCR` and the data support that fit
-        (:attr:`FitOptions.lipid_methylene_split`);
-        ``params["lipid_methylene"]`` records the choice. Slots holding exceptions stay."""
+        (:attr:`FitOptions.lipid_methylene_split`). ``params["lipid_methylene"]`` records the choice
+        wherever lipids are detected (``not_tried``: why not). Slots holding exceptions stay."""
         sub = self._methylene_model()
         if sub is None:
             return results
         ch2 = self.reported_lipids & np.array([n.startswith("Lip13") for n in self.names])
         tcr = np.isin(self.names, [_alias("Cr", self.names), _alias("PCr", self.names)])
 
-        def in_range(amps: NDArray) -> bool:
-            lip, den = amps[self.reported_lipids].sum(), max(amps[tcr].sum(), 0.0)
-            return not tcr.any() or lip <= METHYLENE_MAX_LIP_TCR * den
+        def why_not(r: FitResult) -> str | None:
+            """None where the split is tried, else why not (lipids detected); "" where lipids are not."""
+            amps, cov = np.asarray(r.amplitudes), np.asarray(r.covariance)
+            if not self._detected(self.reported_lipids, amps, cov):
+                return ""
+            if not self._detected(ch2, amps, cov, METHYLENE_MIN_CRLBS):
+                return f"1.3 ppm lipid lines under {METHYLENE_MIN_CRLBS:g} CRLBs"
+            if not tcr.any() or amps[self.reported_lipids].sum() > METHYLENE_MAX_LIP_TCR * amps[tcr].sum():
+                return f"Lip/tCr above {METHYLENE_MAX_LIP_TCR:g} (or no Cr/PCr in the basis)"
+            return None
 
-        todo = [i for i, r in enumerate(results) if isinstance(r, FitResult)
-                and self._detected(self.reported_lipids, np.asarray(r.amplitudes), np.asarray(r.covariance))
-                and self._detected(ch2, np.asarray(r.amplitudes), np.asarray(r.covariance), METHYLENE_MIN_CRLBS)
-                and in_range(np.asarray(r.amplitudes))]
-        if not todo:
-            return results
         out = list(results)
+        todo = []
+        for i, r in enumerate(results):
+            reason = why_not(r) if isinstance(r, FitResult) else ""
+            if reason is None:
+                todo.append(i)
+            elif reason:
+                r.params["lipid_methylene"] = {"own_group": False, "ic_gain": None, "not_tried": reason}
         charge = METHYLENE_CHARGE * float(self.options.baseline_lipid_ic_weight)
         for i, alt in zip(todo, sub.fit_many([spectra[i] for i in todo])):
             shared = out[i]
             if isinstance(alt, Exception) or not shared.noise_sd > 0:
-                shared.params["lipid_methylene"] = {"own_group": False, "ic_gain": None}
+                shared.params["lipid_methylene"] = {"own_group": False, "ic_gain": None, "not_tried": "split fit failed"}
                 continue
             chi2_0, c_hat = _fit_chi2(shared)
             chi2_1, _ = _fit_chi2(alt)
             gain = (chi2_0 - chi2_1) / c_hat + self._baseline_charge(shared) - sub._baseline_charge(alt) - charge
-            # the options recorded are the ones given (the split model's differ in groups and bound)
+            # the options recorded are the ones given (the split model's differ in groups and bound; the
+            # bound its lipid groups had is recorded with the choice); the time is both fits'
             chosen = alt.replace(options=shared.options) if gain > 0 else shared
-            chosen.params["lipid_methylene"] = {"own_group": bool(gain > 0), "ic_gain": float(gain)}
+            chosen.params["lipid_methylene"] = {"own_group": bool(gain > 0), "ic_gain": float(gain),
+                                                "lipid_max_lorentz_hz": float(sub.options.lipid_max_lorentz_hz)}
+            chosen.params["elapsed_s"] = float(shared.params["elapsed_s"]) + float(alt.params["elapsed_s"])
             out[i] = chosen
         return out
 
