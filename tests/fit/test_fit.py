@@ -99,6 +99,22 @@ def test_proton_area_from_cr_singlet(basis):
     assert abs(basis.fid("Cr")[0]) == pytest.approx(5 * pa, rel=0.03)
 
 
+def test_methylene_split_option(basis):
+    """``lipid_methylene_split``: "auto" (on with the fatty-acyl lipid lines, off with LCModel's), True,
+    False; 0/1 from a config read as False/True, anything else refused."""
+    assert FitOptions().lipid_methylene_split == "auto"
+    assert FitOptions(lipid_methylene_split=0).lipid_methylene_split is False
+    assert FitOptions(lipid_methylene_split=1).lipid_methylene_split is True
+    with pytest.raises(ConfigError):
+        FitOptions(lipid_methylene_split="yes")
+    on = LinearCombinationModel(basis, FitOptions())._methylene_model()
+    assert on is not None and on.options.groups["lipids_ch2"] == ("Lip13",)
+    assert LinearCombinationModel(basis, FitOptions(lipid_methylene_split=False))._methylene_model() is None
+    assert LinearCombinationModel(basis, FitOptions(lipid_model="lcmodel"))._methylene_model() is None
+    forced = LinearCombinationModel(basis, FitOptions(lipid_model="lcmodel", lipid_methylene_split=True))
+    assert forced._methylene_model().options.groups["lipids_ch2"] == ("Lip13a", "Lip13b")
+
+
 def test_model_components_and_groups(basis):
     m = LinearCombinationModel(basis, FitOptions())
     # Mac in basis: no simulated MM

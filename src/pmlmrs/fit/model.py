@@ -682,7 +682,7 @@ class LinearCombinationModel:
 
         opts = self.options
         on = opts.lipid_methylene_split
-        if not (on is True or (on == "auto" and opts.lipid_model == "fatty_acyl")) or METHYLENE_GROUP in self.group_names:
+        if on is False or (on == "auto" and opts.lipid_model != "fatty_acyl") or METHYLENE_GROUP in self.group_names:
             return None
         ch2 = [g for n, g in zip(self.names, self.groups) if n in self.lipid_names and n.startswith("Lip13")]
         if not ch2 or ch2[0] == "metabolites" or self.groups.count(ch2[0]) <= len(ch2):
@@ -730,7 +730,8 @@ class LinearCombinationModel:
         for i, alt in zip(todo, sub.fit_many([spectra[i] for i in todo])):
             shared = out[i]
             if isinstance(alt, Exception) or not shared.noise_sd > 0:
-                shared.params["lipid_methylene"] = {"own_group": False, "ic_gain": None, "not_tried": "split fit failed"}
+                shared.params["lipid_methylene"] = {"own_group": False, "ic_gain": None,
+                                                    "not_tried": "split fit failed"}
                 continue
             chi2_0, c_hat = _fit_chi2(shared)
             chi2_1, _ = _fit_chi2(alt)

@@ -355,7 +355,8 @@ class FitOptions(Options):
         set_("macromolecules", check_option("macromolecules", mm, ("auto", "simulated", "none")))
         check_option("baseline", self.baseline, ("spline", "polynomial", "none"))
         check_option("lipid_model", self.lipid_model, ("fatty_acyl", "lcmodel"))
-        check_option("lipid_methylene_split", self.lipid_methylene_split, ("auto", True, False))
+        split = check_option("lipid_methylene_split", self.lipid_methylene_split, ("auto", True, False))
+        set_("lipid_methylene_split", split if isinstance(split, str) else bool(split))
         check_option("backend", self.backend, ("numpy", "jax"))
         if self.baseline_smoothness != "auto":
             try:
