@@ -53,7 +53,8 @@ RATIOS = {"tNAA_tCr": (("NAA", "NAAG"), ("Cr", "PCr")), "tCho_tCr": (("GPC", "PC
 
 
 def read_raw_fid(path: Path) -> np.ndarray:
-    """The complex FID of an LCModel RAW file (values after the last ``$END``)."""
+    """The complex FID of an LCModel RAW file (values after the last ``$END``); the generator's own
+    parser, so that nothing of what it plants passes through pmlmrs."""
     v = np.array(path.read_text().split("$END")[-1].split(), float)
     return v[0::2] + 1j * v[1::2]
 

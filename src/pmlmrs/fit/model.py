@@ -340,6 +340,9 @@ class LinearCombinationModel:
         #: the smaller 1.6 and 2.2 ppm lines take up Glx/MM signal in healthy white matter)
         self.reported_lipids = np.array([n in self.lipid_names and n.startswith(("Lip09", "Lip13"))
                                          for n in self.names], dtype=bool)
+        #: (K,) the bulk methylene (1.3 ppm) lines among them, and Cr/PCr (see :meth:`_choose_methylene_width`)
+        self._methylene_lines = self.reported_lipids & np.array([n.startswith("Lip13") for n in self.names])
+        self._tcr = np.isin(self.names, [_alias("Cr", self.names), _alias("PCr", self.names)])
         self.proton_area = proton_area(basis) if self.simulated_names else 1.0
         self._prepared: dict[tuple, _Prepared] = {}
         self._cut_models: dict[float, LinearCombinationModel] = {}
@@ -684,12 +687,12 @@ class LinearCombinationModel:
         on = opts.lipid_methylene_split
         if on is False or (on == "auto" and opts.lipid_model != "fatty_acyl") or METHYLENE_GROUP in self.group_names:
             return None
-        ch2 = [g for n, g in zip(self.names, self.groups) if n in self.lipid_names and n.startswith("Lip13")]
-        if not ch2 or ch2[0] == "metabolites" or self.groups.count(ch2[0]) <= len(ch2):
+        ch2 = [n for n, m in zip(self.names, self._methylene_lines) if m]
+        group = self.groups[self.names.index(ch2[0])] if ch2 else "metabolites"
+        if group == "metabolites" or self.groups.count(group) <= len(ch2):
             return None
         if self._methylene is None:
-            groups = {METHYLENE_GROUP: tuple(n for n in self.lipid_names if n.startswith("Lip13")),
-                      **{g: tuple(p) for g, p in opts.groups.items()}}
+            groups = {METHYLENE_GROUP: tuple(ch2), **{g: tuple(p) for g, p in opts.groups.items()}}
             self._methylene = LinearCombinationModel(self.basis, dataclasses.replace(
                 opts, groups=groups, lipid_methylene_split=False,
                 lipid_max_lorentz_hz=max(float(opts.lipid_max_lorentz_hz), METHYLENE_MAX_LORENTZ_HZ)))
@@ -704,28 +707,23 @@ class LinearCombinationModel:
         sub = self._methylene_model()
         if sub is None:
             return results
-        ch2 = self.reported_lipids & np.array([n.startswith("Lip13") for n in self.names])
-        tcr = np.isin(self.names, [_alias("Cr", self.names), _alias("PCr", self.names)])
-
-        def why_not(r: FitResult) -> str | None:
-            """None where the split is tried, else why not (lipids detected); "" where lipids are not."""
-            amps, cov = np.asarray(r.amplitudes), np.asarray(r.covariance)
-            if not self._detected(self.reported_lipids, amps, cov):
-                return ""
-            if not self._detected(ch2, amps, cov, METHYLENE_MIN_CRLBS):
-                return f"1.3 ppm lipid lines under {METHYLENE_MIN_CRLBS:g} CRLBs"
-            if not tcr.any() or amps[self.reported_lipids].sum() > METHYLENE_MAX_LIP_TCR * amps[tcr].sum():
-                return f"Lip/tCr above {METHYLENE_MAX_LIP_TCR:g} (or no Cr/PCr in the basis)"
-            return None
-
         out = list(results)
         todo = []
         for i, r in enumerate(results):
-            reason = why_not(r) if isinstance(r, FitResult) else ""
-            if reason is None:
+            if not isinstance(r, FitResult):
+                continue
+            amps, cov = np.asarray(r.amplitudes), np.asarray(r.covariance)
+            if not self._detected(self.reported_lipids, amps, cov):
+                continue
+            lip, tcr = amps[self.reported_lipids].sum(), amps[self._tcr].sum()
+            if not self._detected(self._methylene_lines, amps, cov, METHYLENE_MIN_CRLBS):
+                reason = f"1.3 ppm lipid lines under {METHYLENE_MIN_CRLBS:g} CRLBs"
+            elif not self._tcr.any() or lip > METHYLENE_MAX_LIP_TCR * tcr:
+                reason = f"Lip/tCr above {METHYLENE_MAX_LIP_TCR:g} (or no Cr/PCr)"
+            else:
                 todo.append(i)
-            elif reason:
-                r.params["lipid_methylene"] = {"own_group": False, "ic_gain": None, "not_tried": reason}
+                continue
+            r.params["lipid_methylene"] = {"own_group": False, "ic_gain": None, "not_tried": reason}
         charge = METHYLENE_CHARGE * float(self.options.baseline_lipid_ic_weight)
         for i, alt in zip(todo, sub.fit_many([spectra[i] for i in todo])):
             shared = out[i]
