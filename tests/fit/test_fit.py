@@ -115,6 +115,24 @@ def test_methylene_split_option(basis):
     assert forced._methylene_model().options.groups["lipids_ch2"] == ("Lip13a", "Lip13b")
 
 
+def test_methylene_group_has_no_width_prior(basis):
+    """The lipid width prior (``lipid_width_prior_hz``) binds every lipid group to the metabolites'
+    width except the methylene group of the split model, which is fitted only where the 1.3 ppm lines
+    are detected; the shift prior binds both lipid groups."""
+    spec, _ = synthesize(basis, TRUTH, header=header(), rng=np.random.default_rng(1))
+    sigma = 2.0
+    shared = LinearCombinationModel(basis, FitOptions())
+    split = shared._methylene_model()
+    rows = {}
+    for name, m in (("shared", shared), ("split", split)):
+        prior = m.lineshape_prior(m.prepare(spec), sigma)
+        rows[name] = sorted((int(kd), m.group_names[(int(a) - 2) // 3]) for kd, a in zip(prior.kind, prior.a))
+    assert rows["shared"] == [(0, "lipids_mm"), (1, "lipids_mm")]
+    assert rows["split"] == [(0, "lipids_ch2"), (0, "lipids_mm"), (1, "lipids_mm")]
+    width = split.lineshape_prior(split.prepare(spec), sigma)
+    assert np.all(width.weight[width.kind == 1] == pytest.approx(sigma / FitOptions().lipid_width_prior_hz[1]))
+
+
 def test_model_components_and_groups(basis):
     m = LinearCombinationModel(basis, FitOptions())
     # Mac in basis: no simulated MM
