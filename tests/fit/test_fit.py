@@ -123,13 +123,12 @@ def test_methylene_group_has_no_width_prior(basis):
     sigma = 2.0
     shared = LinearCombinationModel(basis, FitOptions())
     split = shared._methylene_model()
-    rows = {}
-    for name, m in (("shared", shared), ("split", split)):
-        prior = m.lineshape_prior(m.prepare(spec), sigma)
-        rows[name] = sorted((int(kd), m.group_names[(int(a) - 2) // 3]) for kd, a in zip(prior.kind, prior.a))
+    priors = {name: m.lineshape_prior(m.prepare(spec), sigma) for name, m in (("shared", shared), ("split", split))}
+    rows = {name: sorted((int(kd), m.group_names[(int(a) - 2) // 3]) for kd, a in zip(p.kind, p.a))
+            for (name, p), m in zip(priors.items(), (shared, split))}
     assert rows["shared"] == [(0, "lipids_mm"), (1, "lipids_mm")]
     assert rows["split"] == [(0, "lipids_ch2"), (0, "lipids_mm"), (1, "lipids_mm")]
-    width = split.lineshape_prior(split.prepare(spec), sigma)
+    width = priors["split"]
     assert np.all(width.weight[width.kind == 1] == pytest.approx(sigma / FitOptions().lipid_width_prior_hz[1]))
 
 

@@ -65,8 +65,8 @@ METHYLENE_MAX_LORENTZ_HZ = 45.0
 #: decides; the gate only spares the second fit where lipids are barely detected). Its group has no
 #: width prior (see :meth:`LinearCombinationModel.lineshape_prior`), and with it splits of lines at
 #: 5-15 CRLBs pay: independent lesion set (seeds 12-17, 216 spectra) Lip/tCr R^2 at 1x / 2x / 4x its
-#: SNR 0.921 / 0.960 / 0.984 with the prior and a gate of 15, 0.946 / 0.973 / 0.987 without and at 5
-#: (at 4x, seeds 12-14: gate 15 0.985, 8 0.989, 5 and 3 0.989)
+#: SNR 0.921 / 0.960 / 0.984 with the prior, a gate of 15 and a charge of 3, 0.946 / 0.973 / 0.987
+#: without, at 5 and 2.5 (at 4x, seeds 12-14, without the prior: gate 15 0.985, 8 0.989, 5 and 3 0.989)
 METHYLENE_MIN_CRLBS = 5.0
 #: ... and kept where its criterion is lower by more than this many ``baseline_lipid_ic_weight`` (its
 #: three lineshape parameters charged as baseline dimensions under the lipids). Measured with the
