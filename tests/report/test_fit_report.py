@@ -143,3 +143,23 @@ def test_report_states_version_basis_options_and_mrsinmrs(tmp_path, rng):
     assert "QC warning only (reported): FWHM &gt; 0.07 ppm, SNR &lt; 10, fit quality &gt; 1.5, CRLB &gt; 20 %" in mrs
     assert "not in the header (the file holds one averaged spectrum)" in mrs
     assert str(Path(folder).parent) not in html
+
+
+def test_lipid_lineshape_line():
+    """The report's one line on the lipid lineshape, from fit.json's parameters: the methylene line's own
+    width (kept), tried and not supported, not tried (with the reason), or nothing without lipids."""
+    from pmlmrs.report.fit_report import lipid_lineshape
+
+    fwhm = {"metabolites": 5.0, "lipids_mm": 21.04, "lipids_ch2": 44.46}
+    kept = lipid_lineshape({"fwhm_hz": fwhm, "lipid_methylene": {"own_group": True, "ic_gain": 54.37}})
+    assert kept.startswith("1.3 ppm methylene line with its own width")
+    assert "lipids_mm 21.0 Hz, lipids_ch2 44.5 Hz" in kept and "gain 54.4" in kept and "metabolites" not in kept
+    shared = {"metabolites": 5.0, "lipids_mm": 20.7}
+    tried = lipid_lineshape({"fwhm_hz": shared, "lipid_methylene": {"own_group": False, "ic_gain": -10.43}})
+    assert tried.startswith("one lipid width (Voigt FWHM lipids_mm 20.7 Hz)") and "not supported" in tried
+    assert "gain -10.4" in tried
+    reason = "1.3 ppm lipid lines under 5 CRLBs"
+    not_tried = lipid_lineshape({"fwhm_hz": shared, "lipid_methylene": {"own_group": False, "ic_gain": None,
+                                                                        "not_tried": reason}})
+    assert not_tried.endswith("not tried: " + reason)
+    assert lipid_lineshape({"fwhm_hz": shared}) is None

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["fit_context", "key_options", "render_fit_report", "write_fit_report"]
+__all__ = ["fit_context", "key_options", "lipid_lineshape", "render_fit_report", "write_fit_report"]
 
 
 def key_options(prov: dict[str, Any], crlb_max: float) -> list[str]:
@@ -40,6 +40,25 @@ def key_options(prov: dict[str, Any], crlb_max: float) -> list[str]:
     return lines
 
 
+def lipid_lineshape(params: dict[str, Any]) -> str | None:
+    """One line on how the lipid lineshape was fitted, from a fit's ``parameters`` (None where no
+    lipids were detected): the methylene line's own width or one shared lipid width, the Voigt FWHMs
+    and the information-criterion gain or the reason the own width was not tried
+    (:attr:`pmlmrs.fit.FitOptions.lipid_methylene_split`)."""
+    choice = params.get("lipid_methylene")
+    if not choice:
+        return None
+    fwhm = {g: v for g, v in (params.get("fwhm_hz") or {}).items() if g != "metabolites"}
+    widths = ", ".join(f"{g} {v:.1f} Hz" for g, v in fwhm.items())
+    if choice.get("own_group"):
+        return (f"1.3 ppm methylene line with its own width (Voigt FWHM {widths}); information-criterion "
+                f"gain {choice['ic_gain']:.1f} over one shared lipid width")
+    if choice.get("ic_gain") is not None:
+        return (f"one lipid width (Voigt FWHM {widths}); the methylene line's own width was tried and not "
+                f"supported (information-criterion gain {choice['ic_gain']:.1f})")
+    return f"one lipid width (Voigt FWHM {widths}); the methylene line's own width not tried: {choice.get('not_tried')}"
+
+
 def fit_context(result: Any, *, name: str | None = None, voi: str | None = None,
                 fit_doc: dict[str, Any] | None = None, crlb_max: float | None = None,
                 **fit_dict_kwargs: Any) -> dict[str, Any]:
@@ -47,7 +66,8 @@ def fit_context(result: Any, *, name: str | None = None, voi: str | None = None,
 
     Keys: ``name``, ``units``, ``qc_pass``, ``qc`` (list of dicts), ``components`` (rows with
     ``name, group, amplitude, crlb_percent, ratio_tcr, flagged``), ``combinations``, ``ratios``,
-    ``fit`` (snr, fwhm, fit quality, convergence), ``parameters`` (JSON text), ``provenance``,
+    ``fit`` (snr, fwhm, fit quality, convergence), ``parameters`` (JSON text), ``lipid_lineshape``
+    (:func:`lipid_lineshape`), ``provenance``,
     ``crlb_max``, ``key_options`` (lines: version, basis, fit, QC settings), ``settings`` (the
     MRSinMRS analysis items, :func:`pmlmrs.report.mrsinmrs.analysis_settings`).
 
@@ -100,6 +120,7 @@ def fit_context(result: Any, *, name: str | None = None, voi: str | None = None,
         "fit": doc["fit"],
         "header": doc["header"],
         "parameters": json.dumps(doc["parameters"], indent=1, sort_keys=True),
+        "lipid_lineshape": lipid_lineshape(doc["parameters"]),
         "provenance": prov,
         "options_json": json.dumps(prov["options"], indent=1, sort_keys=True, default=str),
         "crlb_max": crlb_max,
