@@ -21,11 +21,12 @@ READ = {"central_frequency": 123.2, "spectral_width": 4000.0, "echo_time": 30.0}
 def _generate(challenge_dir, folder, seeds, snr_scale):
     """(truths, spectra, challenge .BASIS) of *seeds* at *snr_scale* x the generator's SNR."""
     il = load_validation("independent_lesions")
+    planted = il.load_basis(challenge_dir / "basisset_LCModel")       # the generator's own basis reading
     truths, spectra = [], []
     for seed in seeds:
         sub = folder / str(seed)
         sub.mkdir()
-        batch = il.generate(sub, seed, *il.load_basis(challenge_dir / "basisset_LCModel"), snr_scale=snr_scale)
+        batch = il.generate(sub, seed, *planted, snr_scale=snr_scale)
         truths += batch
         spectra += [load(sub / f"{t['name']}.RAW", **READ) for t in batch]
     return truths, spectra, load_basis(challenge_dir / "basisset_LCModel" / "press3T_30ms.BASIS")
